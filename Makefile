@@ -1,0 +1,120 @@
+# q - a command-line spool queue.  See README.md.
+
+VERSION = 0.1.0
+
+PREFIX = /usr/local
+BINDIR = $(PREFIX)/bin
+LIBDIR = $(PREFIX)/lib
+INCDIR = $(PREFIX)/include
+MANDIR = $(PREFIX)/share/man
+PKGCONFIGDIR = $(LIBDIR)/pkgconfig
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR = $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
+
+CC = cc
+CFLAGS = -O2 -g
+LDFLAGS =
+BSD_CFLAGS = `pkg-config --cflags libbsd-overlay`
+BSD_LIBS = `pkg-config --libs libbsd-overlay`
+WARN = -std=c99 -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes
+QCPPFLAGS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+	-DLIBBSD_OPENBSD_VIS -Ilibspool
+QCFLAGS = $(WARN) $(QCPPFLAGS) $(BSD_CFLAGS) $(CFLAGS)
+
+HDR = libspool/spool.h libspool/internal.h libspool/banned.h cmd/cmd.h
+
+LIBOBJ = libspool/name.o libspool/io.o libspool/queue.o libspool/put.o \
+	libspool/claim.o libspool/move.o libspool/sweep.o
+LIBPIC = $(LIBOBJ:.o=.pic.o)
+
+CMDOBJ = cmd/q.o cmd/util.o cmd/put.o cmd/take.o cmd/cat.o cmd/ack.o \
+	cmd/release.o cmd/fail.o cmd/touch.o cmd/sweep.o cmd/config.o
+
+UNIT = tests/unit/test_name
+
+all: q libspool.a libspool.so.0
+
+.SUFFIXES: .c .o .pic.o
+
+.c.o:
+	$(CC) $(QCFLAGS) -c -o $@ $<
+
+.c.pic.o:
+	$(CC) $(QCFLAGS) -fPIC -c -o $@ $<
+
+$(LIBOBJ) $(LIBPIC) $(CMDOBJ): $(HDR) Makefile
+
+libspool.a: $(LIBOBJ)
+	rm -f $@
+	ar rcs $@ $(LIBOBJ)
+
+libspool.so.0: $(LIBPIC)
+	$(CC) -shared -Wl,-soname,libspool.so.0 $(CFLAGS) $(LDFLAGS) \
+		-o $@ $(LIBPIC) $(BSD_LIBS)
+	ln -sf libspool.so.0 libspool.so
+
+# q links libspool statically: it runs once per message, and every dynamic
+# library costs start-up time.
+q: $(CMDOBJ) libspool.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CMDOBJ) libspool.a $(BSD_LIBS)
+
+tests/unit/test_name: tests/unit/test_name.c libspool.a $(HDR)
+	$(CC) $(QCFLAGS) $(LDFLAGS) -o $@ tests/unit/test_name.c \
+		libspool.a $(BSD_LIBS)
+
+libspool.pc: Makefile
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' \
+		'includedir=$(INCDIR)' '' 'Name: libspool' \
+		'Description: spool queue library behind q(1)' \
+		'Version: $(VERSION)' 'Requires.private: libbsd' \
+		'Libs: -L$${libdir} -lspool' 'Cflags: -I$${includedir}' > $@
+
+test check: all $(UNIT)
+	tests/run
+
+check-asan:
+	$(MAKE) clean
+	$(MAKE) CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+		LDFLAGS='-fsanitize=address,undefined' check
+
+lint:
+	mandoc -Tlint -Wwarning man/q.1 man/q.5 man/libspool.3
+	shellcheck -s bash completions/q.bash tests/run .ci/run demo
+	bash -n completions/q.bash
+	zsh -n completions/_q
+	fish --no-execute completions/q.fish
+
+install: all libspool.pc
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+		$(DESTDIR)$(FISHCOMPDIR)
+	install -m 755 q $(DESTDIR)$(BINDIR)/q
+	install -m 644 libspool.a $(DESTDIR)$(LIBDIR)/libspool.a
+	install -m 755 libspool.so.0 $(DESTDIR)$(LIBDIR)/libspool.so.0
+	ln -sf libspool.so.0 $(DESTDIR)$(LIBDIR)/libspool.so
+	install -m 644 libspool/spool.h $(DESTDIR)$(INCDIR)/spool.h
+	install -m 644 libspool.pc $(DESTDIR)$(PKGCONFIGDIR)/libspool.pc
+	install -m 644 man/q.1 $(DESTDIR)$(MANDIR)/man1/q.1
+	install -m 644 man/libspool.3 $(DESTDIR)$(MANDIR)/man3/libspool.3
+	install -m 644 man/q.5 $(DESTDIR)$(MANDIR)/man5/q.5
+	install -m 644 completions/q.bash $(DESTDIR)$(BASHCOMPDIR)/q
+	install -m 644 completions/_q $(DESTDIR)$(ZSHCOMPDIR)/_q
+	install -m 644 completions/q.fish $(DESTDIR)$(FISHCOMPDIR)/q.fish
+	rm -f libspool.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/q $(DESTDIR)$(LIBDIR)/libspool.a \
+		$(DESTDIR)$(LIBDIR)/libspool.so.0 $(DESTDIR)$(LIBDIR)/libspool.so \
+		$(DESTDIR)$(INCDIR)/spool.h $(DESTDIR)$(PKGCONFIGDIR)/libspool.pc \
+		$(DESTDIR)$(MANDIR)/man1/q.1 $(DESTDIR)$(MANDIR)/man3/libspool.3 \
+		$(DESTDIR)$(MANDIR)/man5/q.5 $(DESTDIR)$(BASHCOMPDIR)/q \
+		$(DESTDIR)$(ZSHCOMPDIR)/_q $(DESTDIR)$(FISHCOMPDIR)/q.fish
+
+clean:
+	rm -f q libspool.a libspool.so libspool.so.0 libspool.pc \
+		$(LIBOBJ) $(LIBPIC) $(CMDOBJ) $(UNIT)
+
+.PHONY: all test check check-asan lint install uninstall clean

@@ -1,0 +1,52 @@
+/*
+ * cmd.h - what the q commands share.  Commands include only this and
+ * spool.h; queue logic belongs in libspool.
+ */
+#ifndef Q_CMD_H
+#define Q_CMD_H
+
+#include <stdio.h>
+
+#include "spool.h"
+
+/* sysexits(3) codes, the exit statuses of q(1) */
+#define Q_OK		0
+#define Q_USAGE		64
+#define Q_DATAERR	65
+#define Q_NOINPUT	66
+#define Q_IOERR		74
+#define Q_TEMPFAIL	75
+#define Q_NOPERM	77
+
+int	 cmd_ack(int, char *[]);
+int	 cmd_cat(int, char *[]);
+int	 cmd_config(int, char *[]);
+int	 cmd_fail(int, char *[]);
+int	 cmd_put(int, char *[]);
+int	 cmd_release(int, char *[]);
+int	 cmd_sweep(int, char *[]);
+int	 cmd_take(int, char *[]);
+int	 cmd_touch(int, char *[]);
+
+/* util.c */
+int	 q_usage(int help);
+int	 q_status(int errnum);
+int	 q_worse(int status, int other);
+char	*q_join(const char *dir, const char *name);
+char	*q_qdir(void);
+int	 q_open(const char *queue, int flags, struct spool **spp);
+int	 q_duration(const char *what, const char *s, long long *secs);
+int	 q_referr(struct spool *sp, const char *queue, const char *ref,
+	    int errnum, const char *enoent);
+void	 q_token(const struct spool_name *n, char *buf, size_t len);
+int	 q_finish(int status);
+int	 q_noopts(int argc, char *argv[]);
+
+typedef int q_refop(struct spool *sp, const char *ref, void *arg);
+int	 q_each(int argc, char *argv[], q_refop *fn, void *arg,
+	    const char *enoent);
+
+/* q.c */
+extern const char *q_synopsis;
+
+#endif

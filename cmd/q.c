@@ -1,0 +1,76 @@
+/*
+ * q.c - the q front end: dispatch by exact command name.
+ */
+#include <err.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "banned.h"
+
+static const struct command {
+	const char	*name;
+	int		(*fn)(int, char *[]);
+	const char	*synopsis;
+} commands[] = {
+	{ "put", cmd_put, "q put [-d delay] [-p prio] [-l | -0] [-m text]... "
+	    "[--no-sync] queue [file ...]" },
+	{ "take", cmd_take, "q take [-l lease] queue" },
+	{ "cat", cmd_cat, "q cat queue id ..." },
+	{ "ack", cmd_ack, "q ack queue id ..." },
+	{ "release", cmd_release, "q release [-d delay] queue id ..." },
+	{ "fail", cmd_fail, "q fail queue id ..." },
+	{ "touch", cmd_touch, "q touch [-l lease] queue id ..." },
+	{ "sweep", cmd_sweep, "q sweep [-n] [queue ...]" },
+	{ "config", cmd_config, "q config queue [key [value]]" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+const char *q_synopsis;
+
+static int
+usage(int help)
+{
+	FILE *f = help ? stdout : stderr;
+	size_t i;
+
+	fprintf(f, "usage: q command [argument ...]\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "       %s\n", commands[i].synopsis);
+	fprintf(f, "       q --version\n");
+	return help ? q_finish(Q_OK) : Q_USAGE;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static char progname[32];
+	size_t i;
+
+	if (argc < 2)
+		return usage(0);
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		return usage(1);
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("q %s\n", SPOOL_VERSION);
+		return q_finish(Q_OK);
+	}
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			break;
+	if (i == NCOMMANDS) {
+		warnx("%s: unknown command", argv[1]);
+		return usage(0);
+	}
+	snprintf(progname, sizeof(progname), "q %s", commands[i].name);
+	setprogname(progname);
+	q_synopsis = commands[i].synopsis;
+	/* a file size limit gives EFBIG, not a dead process */
+	(void)signal(SIGXFSZ, SIG_IGN);
+	optind = 0;
+	return commands[i].fn(argc - 1, argv + 1);
+}

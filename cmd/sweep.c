@@ -1,0 +1,142 @@
+/*
+ * sweep.c - q sweep: housekeeping of one queue, some, or all of $QDIR.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vis.h>
+
+#include "cmd.h"
+#include "banned.h"
+
+struct ctx {
+	const char	*queue;
+	int		 dryrun;
+	int		 status;
+};
+
+static void
+report(void *arg, enum spool_event ev, enum spool_state st, const char *name,
+    int errnum)
+{
+	struct ctx *c = arg;
+	char vname[4 * SPOOL_NAME_MAX + 1];
+	const char *what = NULL;
+
+	strvis(vname, name, VIS_WHITE | VIS_CSTYLE | VIS_GLOB);
+	switch (ev) {
+	case SPOOL_EV_EXPIRED:
+		what = c->dryrun ? "lease expired, would return to new/" :
+		    "lease expired, returned to new/";
+		break;
+	case SPOOL_EV_DEAD:
+		what = c->dryrun ? "worker gone, would return to new/" :
+		    "worker gone, returned to new/";
+		break;
+	case SPOOL_EV_EXHAUSTED:
+		what = c->dryrun ? "out of attempts, would move to failed/" :
+		    "out of attempts, moved to failed/";
+		break;
+	case SPOOL_EV_TMP:
+		what = c->dryrun ? "stale, would remove" : "stale, removed";
+		break;
+	case SPOOL_EV_PURGED:
+		what = c->dryrun ? "past retention, would remove" :
+		    "past retention, removed";
+		break;
+	case SPOOL_EV_FOREIGN:
+		what = "foreign file, left alone";
+		break;
+	case SPOOL_EV_ERROR:
+		warnc(errnum, "%s: %s/%s", c->queue, spool_state_name(st),
+		    vname);
+		c->status = q_worse(c->status, q_status(errnum));
+		return;
+	}
+	printf("%s: %s/%s: %s\n", c->queue, spool_state_name(st), vname, what);
+}
+
+static int
+sweep(const char *queue, int dryrun, int quiet_missing)
+{
+	struct ctx c = { queue, dryrun, Q_OK };
+	struct spool *sp;
+	int status;
+
+	if (quiet_missing) {
+		/* in $QDIR: what is not a queue is not our business */
+		if ((sp = spool_open(queue, 0)) == NULL)
+			return errno == ENOENT || errno == ENOTDIR ? Q_OK :
+			    q_open(queue, 0, &sp);
+	} else if ((status = q_open(queue, 0, &sp)) != Q_OK)
+		return status;
+	if (spool_sweep(sp, dryrun ? SPOOL_SWEEP_DRYRUN : 0, report,
+	    &c) == -1) {
+		warn("%s", queue);
+		c.status = q_worse(c.status, q_status(errno));
+	}
+	spool_close(sp);
+	return c.status;
+}
+
+/* Sweep every queue under $QDIR. */
+static int
+sweepall(int dryrun)
+{
+	struct dirent *de;
+	char *qdir, *path;
+	DIR *d;
+	int status = Q_OK;
+
+	qdir = q_qdir();
+	if ((d = opendir(qdir)) == NULL) {
+		free(qdir);
+		return errno == ENOENT ? Q_OK : q_status(errno);
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		path = q_join(qdir, de->d_name);
+		status = q_worse(status, sweep(path, dryrun, 1));
+		free(path);
+	}
+	(void)closedir(d);
+	free(qdir);
+	return status;
+}
+
+int
+cmd_sweep(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch, i, dryrun = 0, status = Q_OK;
+
+	while ((ch = getopt_long(argc, argv, "+nh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			dryrun = 1;
+			break;
+		case 'h':
+			return q_usage(1);
+		default:
+			return q_usage(0);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		status = sweepall(dryrun);
+	for (i = 0; i < argc; i++)
+		status = q_worse(status, sweep(argv[i], dryrun, 0));
+	return q_finish(status);
+}

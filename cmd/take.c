@@ -1,0 +1,68 @@
+/*
+ * take.c - q take: claim the next ready message and print its token.
+ */
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "cmd.h"
+#include "banned.h"
+
+int
+cmd_take(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "lease", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct spool_claimopt opt = { 0, 0, 0 };
+	struct spool_msg m;
+	struct spool *sp;
+	char token[SPOOL_NAME_MAX + 1];
+	int ch, r, status;
+
+	while ((ch = getopt_long(argc, argv, "+l:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			if ((status = q_duration("lease", optarg, &opt.lease)))
+				return status;
+			if (opt.lease < 1 || opt.lease > SPOOL_LEASE_MAX) {
+				warnx("invalid lease: %s (1s to 12h)", optarg);
+				return Q_DATAERR;
+			}
+			break;
+		case 'h':
+			return q_usage(1);
+		default:
+			return q_usage(0);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 1)
+		return q_usage(0);
+	if ((status = q_open(argv[0], 0, &sp)) != Q_OK)
+		return status;
+	if (opt.lease == 0)
+		opt.lease = spool_config(sp)->lease;
+	(void)signal(SIGPIPE, SIG_IGN);
+	r = spool_claim(sp, &opt, &m);
+	if (r == -1) {
+		warn("%s", argv[0]);
+		status = q_status(errno);
+	} else if (r == 0)
+		status = Q_TEMPFAIL;	/* nothing ready: quietly */
+	else {
+		q_token(&m.n, token, sizeof(token));
+		printf("%s\n", token);
+		if (fflush(stdout) == EOF || ferror(stdout)) {
+			warn("stdout: %s claimed all the same", token);
+			status = Q_IOERR;
+		}
+	}
+	spool_close(sp);
+	return status;
+}

@@ -1,0 +1,233 @@
+/*
+ * util.c - the little that every q command shares: usage, the one map
+ * from errno to exit status, queue lookup under $QDIR, and the final check
+ * of stdout.
+ */
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "banned.h"
+
+int
+q_usage(int help)
+{
+	fprintf(help ? stdout : stderr, "usage: %s\n", q_synopsis);
+	return help ? q_finish(Q_OK) : Q_USAGE;
+}
+
+/* The one map from errno to the exit statuses of q(1). */
+int
+q_status(int errnum)
+{
+	switch (errnum) {
+	case 0:
+		return Q_OK;
+	case EINVAL:
+	case ERANGE:
+	case ENAMETOOLONG:
+	case EXDEV:
+		return Q_DATAERR;
+	case ENOENT:
+	case ENOTDIR:
+		return Q_NOINPUT;
+	case EAGAIN:
+		return Q_TEMPFAIL;
+	case EACCES:
+	case EPERM:
+		return Q_NOPERM;
+	default:
+		return Q_IOERR;
+	}
+}
+
+/* Of several failures of one command, the first decides the status. */
+int
+q_worse(int status, int other)
+{
+	return status != Q_OK ? status : other;
+}
+
+/* dir/name (or a copy of dir when name is NULL), allocated.  Never NULL. */
+char *
+q_join(const char *dir, const char *name)
+{
+	size_t len = strlen(dir) + (name != NULL ? strlen(name) + 2 : 1);
+	char *p;
+
+	if ((p = malloc(len)) == NULL)
+		err(Q_IOERR, NULL);
+	if (name != NULL)
+		snprintf(p, len, "%s/%s", dir, name);
+	else
+		memcpy(p, dir, len);
+	return p;
+}
+
+/* $QDIR, or ${XDG_STATE_HOME:-$HOME/.local/state}/q.  Never NULL. */
+char *
+q_qdir(void)
+{
+	const char *s, *home;
+
+	if ((s = getenv("QDIR")) != NULL && *s != '\0')
+		return q_join(s, NULL);
+	if ((s = getenv("XDG_STATE_HOME")) != NULL && *s != '\0')
+		return q_join(s, "q");
+	if ((home = getenv("HOME")) == NULL || *home == '\0')
+		errx(Q_USAGE, "neither QDIR nor HOME is set");
+	return q_join(home, ".local/state/q");
+}
+
+/*
+ * Open the queue named on the command line: a path if it has a '/',
+ * otherwise a name under q_qdir().  Prints the error and returns the exit
+ * status, or returns 0 with *spp set.
+ */
+int
+q_open(const char *queue, int flags, struct spool **spp)
+{
+	char *path, *dir;
+	int saved;
+
+	if (strchr(queue, '/') == NULL) {
+		if (queue[0] == '\0' || queue[0] == '.') {
+			warnx("%s: invalid queue name", queue);
+			return Q_DATAERR;
+		}
+		dir = q_qdir();
+		path = q_join(dir, queue);
+		free(dir);
+	} else
+		path = q_join(queue, NULL);
+	*spp = spool_open(path, flags);
+	saved = errno;
+	free(path);
+	if (*spp != NULL)
+		return Q_OK;
+	switch (saved) {
+	case ENOENT:
+		warnx("%s: no such queue", queue);
+		return Q_NOINPUT;
+	case ENOTDIR:
+		warnx("%s: not a queue", queue);
+		return Q_NOINPUT;
+	case EINVAL:
+		warnx("%s: malformed config", queue);
+		return Q_DATAERR;
+	case EXDEV:
+		warnx("%s: state directories on another file system", queue);
+		return Q_IOERR;
+	default:
+		warnc(saved, "%s", queue);
+		return q_status(saved);
+	}
+}
+
+int
+q_duration(const char *what, const char *s, long long *secs)
+{
+	if (spool_duration_parse(s, secs) == -1) {
+		warnx("invalid %s: %s", what, s);
+		return Q_DATAERR;
+	}
+	return Q_OK;
+}
+
+/*
+ * Report that ref could not be acted on.  For ENOENT say enoent, or "no
+ * such message" when the ID is nowhere in the queue.
+ */
+int
+q_referr(struct spool *sp, const char *queue, const char *ref, int errnum,
+    const char *enoent)
+{
+	struct spool_name n, id;
+	enum spool_state st;
+	const char *base;
+
+	switch (errnum) {
+	case EINVAL:
+	case ENAMETOOLONG:
+		warnx("%s: %s: malformed ID", queue, ref);
+		break;
+	case EXDEV:
+		warnx("%s: %s: not a message of this queue", queue, ref);
+		break;
+	case ENOENT:
+		/* is the ID anywhere in the queue? */
+		base = strrchr(ref, '/');
+		if (spool_name_parse(base != NULL ? base + 1 : ref, &id) == 0) {
+			id.name[id.idlen] = '\0';
+			if (spool_find(sp, id.name, ~0U, &n, &st) == 1) {
+				warnx("%s: %s: %s", queue, ref, enoent);
+				break;
+			}
+		}
+		warnx("%s: %s: no such message", queue, ref);
+		break;
+	default:
+		warnc(errnum, "%s: %s", queue, ref);
+	}
+	return q_status(errnum);
+}
+
+/* The claim token of a claimed message: ID,a=N. */
+void
+q_token(const struct spool_name *n, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.*s,a=%u", (int)n->idlen, n->name, n->attempts);
+}
+
+/* Success only if everything written to stdout got out. */
+int
+q_finish(int status)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		warn("stdout");
+		return q_worse(status, Q_IOERR);
+	}
+	return status;
+}
+
+/*
+ * The shape of ack, fail, release and touch: open the queue argv[0] and
+ * apply fn to every reference after it.  Every reference is tried; the
+ * first failure decides the exit status.
+ */
+int
+q_each(int argc, char *argv[], q_refop *fn, void *arg, const char *enoent)
+{
+	struct spool *sp;
+	int i, status;
+
+	if (argc < 2)
+		return q_usage(0);
+	if ((status = q_open(argv[0], 0, &sp)) != Q_OK)
+		return status;
+	for (i = 1; i < argc; i++)
+		if (fn(sp, argv[i], arg) == -1)
+			status = q_worse(status, q_referr(sp, argv[0], argv[i],
+			    errno, enoent));
+	spool_close(sp);
+	return q_finish(status);
+}
+
+/* Options of commands that take none but -h. */
+int
+q_noopts(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1)
+		return ch == 'h' ? q_usage(1) : q_usage(0);
+	return -1;
+}

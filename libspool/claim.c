@@ -1,0 +1,325 @@
+/*
+ * claim.c - claiming messages: new/ -> cur/, and finding them again.
+ *
+ * A claim is one rename of new/NAME to cur/NAME,a=N,l=EXPIRY: of several
+ * claimants exactly one rename succeeds, the others get ENOENT and try the
+ * next candidate.  The lease expiry is in the name, so a claim needs no
+ * other record, and the exact name is the compare-and-swap token of every
+ * later transition.
+ *
+ * A worker (SPOOL_CLAIM_LOCK) opens the message and takes its flock
+ * *before* the rename: from the instant the message appears in cur/ it is
+ * locked, so a sweeper that can take the lock knows the worker is dead.
+ * The lock belongs to the open file, so it survives the renames of touch.
+ * A file another claimant holds locked is skipped, not waited for.
+ *
+ * One scan of new/ keeps the best CAND_MAX ready candidates by (priority,
+ * enqueue time); later claims through the same handle take from them and
+ * rescan only when they run out or are a second old, so a worker does not
+ * read the whole directory for every message.  Entries that do not parse,
+ * are not regular files, or are delayed are never candidates.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "banned.h"
+
+static int
+candcmp(int prio, const char *name, const struct cand *c)
+{
+	if (prio != c->prio)
+		return prio < c->prio ? -1 : 1;
+	return strcmp(name, c->name);
+}
+
+static void
+keep(struct spool *sp, const struct spool_name *n)
+{
+	int lo = 0, hi = sp->ncand, mid;
+
+	if (sp->ncand == CAND_MAX &&
+	    candcmp(n->prio, n->name, &sp->cand[CAND_MAX - 1]) >= 0)
+		return;
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (candcmp(n->prio, n->name, &sp->cand[mid]) < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (sp->ncand == CAND_MAX)
+		sp->ncand--;
+	memmove(&sp->cand[lo + 1], &sp->cand[lo],
+	    (size_t)(sp->ncand - lo) * sizeof(sp->cand[0]));
+	memcpy(sp->cand[lo].name, n->name, strlen(n->name) + 1);
+	sp->cand[lo].prio = n->prio;
+	sp->ncand++;
+}
+
+static int
+scan(struct spool *sp, time_t now)
+{
+	struct spool_name n;
+	struct dirent *de;
+	DIR *d;
+
+	sp->ncand = sp->icand = 0;
+	sp->next_due = 0;
+	sp->scanned = now;
+	if ((d = spool__opendir(sp, SPOOL_NEW)) == NULL)
+		return -1;
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' ||
+		    spool_name_parse(de->d_name, &n) == -1 ||
+		    !spool__valid_in(SPOOL_NEW, &n))
+			continue;
+		if ((n.attrs & SPOOL_ATTR_DUE) && n.due > now) {
+			if (sp->next_due == 0 || n.due < sp->next_due)
+				sp->next_due = n.due;
+			continue;
+		}
+		if (spool__is_regular(sp->dfd[SPOOL_NEW], de))
+			keep(sp, &n);
+		errno = 0;
+	}
+	if (errno != 0) {
+		int saved = errno;
+
+		(void)closedir(d);
+		errno = saved;
+		return -1;
+	}
+	(void)closedir(d);
+	return 0;
+}
+
+/* Try to claim new/name.  Returns 1 (ours), 0 (lost or foreign), -1. */
+static int
+take(struct spool *sp, const char *name, const struct spool_claimopt *opt,
+    time_t now, struct spool_msg *m)
+{
+	struct spool_name n;
+	struct stat st;
+	int fd = -1, saved;
+
+	if (spool_name_parse(name, &n) == -1)
+		return 0;
+	if (n.attempts < INT_MAX)
+		n.attempts++;
+	n.attrs |= SPOOL_ATTR_ATTEMPTS | SPOOL_ATTR_LEASE;
+	n.attrs &= ~SPOOL_ATTR_DUE;
+	n.lease = now + (time_t)opt->lease;
+	if (opt->wpid > 0) {
+		n.attrs |= SPOOL_ATTR_WORKER;
+		n.wpid = opt->wpid;
+		memcpy(n.whost, sp->host, sizeof(n.whost));
+	}
+	if (spool_name_format(&n) == -1)
+		return 0;
+	if (opt->flags & SPOOL_CLAIM_LOCK) {
+		fd = openat(sp->dfd[SPOOL_NEW], name, O_RDONLY | O_NOFOLLOW |
+		    O_NONBLOCK | O_CLOEXEC);
+		if (fd == -1)
+			return errno == ENOENT || errno == ELOOP ? 0 : -1;
+		if (fstat(fd, &st) == -1)
+			goto fail;
+		if (!S_ISREG(st.st_mode))
+			goto lost;
+		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+			if (errno == EWOULDBLOCK)
+				goto lost;
+			goto fail;
+		}
+	}
+	if (spool__move(sp, sp->dfd[SPOOL_NEW], name, sp->dfd[SPOOL_CUR],
+	    n.name) == -1) {
+		if (errno == ENOENT)
+			goto lost;
+		goto fail;
+	}
+	m->n = n;
+	m->fd = fd;
+	return 1;
+lost:
+	if (fd != -1)
+		(void)close(fd);
+	return 0;
+fail:
+	saved = errno;
+	if (fd != -1)
+		(void)close(fd);
+	errno = saved;
+	return -1;
+}
+
+int
+spool_claim(struct spool *sp, const struct spool_claimopt *opt,
+    struct spool_msg *m)
+{
+	time_t now;
+	int r;
+
+	if (opt->lease < 1 || opt->lease > SPOOL_LEASE_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (faccessat(sp->qfd, "paused", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	now = spool__now();
+	for (;;) {
+		if (sp->icand >= sp->ncand || now - sp->scanned >= 1) {
+			if (scan(sp, now) == -1)
+				return -1;
+			if (sp->ncand == 0)
+				return 0;
+		}
+		while (sp->icand < sp->ncand) {
+			r = take(sp, sp->cand[sp->icand++].name, opt, now, m);
+			if (r != 0)
+				return r;
+		}
+	}
+}
+
+time_t
+spool_next_due(const struct spool *sp)
+{
+	return sp->next_due;
+}
+
+/*
+ * Parse a reference from a command line.  A path must name a file in a
+ * state directory of this queue (compared by device and inode, so any
+ * spelling of the path works and nothing outside the queue does).
+ */
+int
+spool__parse_ref(struct spool *sp, const char *ref, struct spool_name *r)
+{
+	char dir[PATH_MAX];
+	const char *base;
+	struct stat ds, st;
+	int i;
+
+	if ((base = strrchr(ref, '/')) == NULL)
+		return spool_name_parse(ref, r);
+	if (spool_name_parse(base + 1, r) == -1)
+		return -1;
+	if ((size_t)(base - ref) >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, ref, (size_t)(base - ref));
+	dir[base - ref] = '\0';
+	if (stat(base == ref ? "/" : dir, &ds) == -1)
+		goto outside;
+	for (i = SPOOL_NEW; i < SPOOL_NSTATES; i++)
+		if (fstat(sp->dfd[i], &st) == 0 && st.st_dev == ds.st_dev &&
+		    st.st_ino == ds.st_ino)
+			return 0;
+outside:
+	errno = EXDEV;
+	return -1;
+}
+
+static int
+matches(const struct spool_name *r, const struct spool_name *n)
+{
+	return n->idlen == r->idlen && memcmp(n->name, r->name, r->idlen) == 0
+	    && (!(r->attrs & SPOOL_ATTR_ATTEMPTS) ||
+	    n->attempts == r->attempts);
+}
+
+/* Is dfd/name a regular file with a name valid in st? */
+static int
+exact(struct spool *sp, enum spool_state st, const struct spool_name *n)
+{
+	struct stat sb;
+
+	return spool__valid_in(st, n) && fstatat(sp->dfd[st], n->name, &sb,
+	    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode);
+}
+
+int
+spool__find(struct spool *sp, const struct spool_name *r, unsigned mask,
+    struct spool_name *out, enum spool_state *stp)
+{
+	struct spool_name n;
+	struct dirent *de;
+	DIR *d;
+	int st, saved;
+
+	for (st = SPOOL_NEW; st < SPOOL_NSTATES; st++) {
+		if (!(mask & (1U << st)))
+			continue;
+		if (exact(sp, (enum spool_state)st, r)) {
+			*out = *r;
+			*stp = (enum spool_state)st;
+			return 1;
+		}
+		if ((d = spool__opendir(sp, (enum spool_state)st)) == NULL)
+			return -1;
+		errno = 0;
+		while ((de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, r->name, r->idlen) != 0 ||
+			    spool_name_parse(de->d_name, &n) == -1 ||
+			    !matches(r, &n) ||
+			    !spool__valid_in((enum spool_state)st, &n) ||
+			    !spool__is_regular(sp->dfd[st], de)) {
+				errno = 0;
+				continue;
+			}
+			(void)closedir(d);
+			*out = n;
+			*stp = (enum spool_state)st;
+			return 1;
+		}
+		saved = errno;
+		(void)closedir(d);
+		if (saved != 0) {
+			errno = saved;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+spool_find(struct spool *sp, const char *ref, unsigned mask,
+    struct spool_name *out, enum spool_state *st)
+{
+	struct spool_name r;
+
+	if (spool__parse_ref(sp, ref, &r) == -1)
+		return -1;
+	return spool__find(sp, &r, mask, out, st);
+}
+
+int
+spool_open_msg(struct spool *sp, enum spool_state st,
+    const struct spool_name *n)
+{
+	struct stat sb;
+	int fd;
+
+	fd = openat(sp->dfd[st], n->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ELOOP)
+			errno = EINVAL;
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		(void)close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}

@@ -1,0 +1,57 @@
+/*
+ * internal.h - what the files of libspool share and nobody else sees.
+ */
+#ifndef SPOOL_INTERNAL_H
+#define SPOOL_INTERNAL_H
+
+#include <dirent.h>
+
+#include "spool.h"
+
+#define CAND_MAX	64	/* claim candidates kept from one scan */
+
+struct cand {
+	char	 name[SPOOL_NAME_MAX + 1];
+	int	 prio;
+};
+
+struct spool {
+	int		 qfd;			/* the queue directory */
+	int		 dfd[SPOOL_NSTATES];	/* its state directories */
+	mode_t		 fmode;			/* mode of message files */
+	int		 shared;		/* group-writable queue */
+	int		 norename2;		/* renameat2 unsupported */
+	struct spool_config cfg;
+	char		 host[SPOOL_HOST_MAX + 1];
+	unsigned long	 seq;			/* SEQ of the next ID */
+	/* claim candidates, best first, from the last scan of new/ */
+	struct cand	 cand[CAND_MAX];
+	int		 ncand, icand;
+	time_t		 scanned;
+	time_t		 next_due;
+};
+
+/* io.c: the one durable write and the one move. */
+int	 spool__write(struct spool *sp, int dfd, const char *name,
+	    const void *buf, size_t len, int srcfd, int nosync);
+int	 spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
+	    const char *to);
+int	 spool__fsync_dir(int dfd);
+time_t	 spool__now(void);
+
+/* id.c */
+int	 spool__new_id(struct spool *sp, struct spool_name *n);
+
+/* claim.c */
+int	 spool__parse_ref(struct spool *sp, const char *ref,
+	    struct spool_name *r);
+int	 spool__find(struct spool *sp, const struct spool_name *r,
+	    unsigned mask, struct spool_name *out, enum spool_state *st);
+
+/* queue.c */
+DIR	*spool__opendir(struct spool *sp, enum spool_state st);
+int	 spool__is_regular(int dfd, const struct dirent *de);
+int	 spool__valid_in(enum spool_state st, const struct spool_name *n);
+int	 spool__config_read(struct spool *sp);
+
+#endif

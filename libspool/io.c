@@ -1,0 +1,138 @@
+/*
+ * io.c - the one durable write and the one move of libspool.
+ *
+ * spool__write() creates a file that did not exist (O_CREAT|O_EXCL, so a
+ * file planted by someone else is never written into), writes all of it
+ * (short writes and EINTR handled), fdatasyncs it and closes it, checking
+ * each step.  On any failure the file is unlinked and the first errno is
+ * returned: a failed fdatasync is final, never retried, because the kernel
+ * may have dropped the dirty pages and a second call would "succeed" over
+ * lost data.  With nosync the fdatasync is skipped and nothing else changes.
+ *
+ * spool__move() is the only way a message changes state: renameat2 with
+ * RENAME_NOREPLACE, so nothing is ever overwritten and the exact source
+ * name is a compare-and-swap token (the loser of a race gets ENOENT).
+ * Where the file system lacks renameat2 (EINVAL, ENOSYS: NFS, some FUSE)
+ * it falls back to linkat + unlinkat, which never overwrites either; if
+ * the unlink of the source then finds it gone, somebody else moved the
+ * message meanwhile, so our link is removed and ENOENT returned.
+ */
+#define _GNU_SOURCE
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "banned.h"
+
+static int
+writeall(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+copyall(int fd, int src)
+{
+	char buf[65536];
+	ssize_t n;
+
+	for (;;) {
+		n = read(src, buf, sizeof(buf));
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		if (writeall(fd, buf, (size_t)n) == -1)
+			return -1;
+	}
+}
+
+int
+spool__write(struct spool *sp, int dfd, const char *name, const void *buf,
+    size_t len, int srcfd, int nosync)
+{
+	int fd, saved;
+
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, sp->fmode);
+	if (fd == -1)
+		return -1;
+	/* In a shared spool the group may work the file whatever our umask. */
+	if (sp->shared && fchmod(fd, sp->fmode) == -1)
+		goto fail;
+	if (srcfd >= 0 ? copyall(fd, srcfd) : writeall(fd, buf, len))
+		goto fail;
+	if (!nosync && fdatasync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	return 0;
+fail:
+	saved = errno;
+	if (fd != -1)
+		(void)close(fd);
+	(void)unlinkat(dfd, name, 0);
+	errno = saved;
+	return -1;
+}
+
+int
+spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
+    const char *to)
+{
+	int saved;
+
+	if (!sp->norename2) {
+		if (renameat2(fromfd, from, tofd, to, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EINVAL && errno != ENOSYS)
+			return -1;
+		sp->norename2 = 1;
+	}
+	if (linkat(fromfd, from, tofd, to, 0) == -1)
+		return -1;
+	if (unlinkat(fromfd, from, 0) == -1) {
+		saved = errno;
+		(void)unlinkat(tofd, to, 0);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+int
+spool__fsync_dir(int dfd)
+{
+	return fsync(dfd);
+}
+
+time_t
+spool__now(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}

@@ -1,0 +1,120 @@
+/*
+ * move.c - the life of a claim: ack, fail, release, touch.
+ *
+ * Each transition is one rename of the claim's exact name in cur/, so it
+ * is a compare-and-swap: if the lease expired and sweep (or another
+ * claimant) moved the message first, the rename finds no source, the
+ * caller learns it lost the message, and nothing changes.
+ *
+ * A reference with a= (a claim token, or a name) fences: it acts only on
+ * the claim with that attempt count, so a worker whose message was swept
+ * and claimed again cannot ack the new claim.  A bare ID acts on whatever
+ * claim is current.  When the exact name is gone but a matching claim is
+ * still there (a concurrent touch renamed it), the transition is retried
+ * on the new name; it gives up when no matching claim is left.
+ *
+ * An ack with keep-done 0 unlinks the claim instead: unlinking the exact
+ * name is the same compare-and-swap.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "banned.h"
+
+#define MOVE_TRIES	32
+
+enum op { ACK, FAIL, RELEASE, TOUCH };
+
+static int
+transition(struct spool *sp, const char *ref, enum op op, long long arg,
+    char *newname)
+{
+	struct spool_name r, cur, dst;
+	enum spool_state st, to;
+	int tries, res;
+
+	if (spool__parse_ref(sp, ref, &r) == -1)
+		return -1;
+	for (tries = 0; tries < MOVE_TRIES; tries++) {
+		res = spool__find(sp, &r, 1U << SPOOL_CUR, &cur, &st);
+		if (res == -1)
+			return -1;
+		if (res == 0)
+			break;
+		dst = cur;
+		to = SPOOL_NEW;
+		switch (op) {
+		case ACK:
+		case FAIL:
+			to = op == ACK ? SPOOL_DONE : SPOOL_FAILED;
+			dst.attrs &= ~(SPOOL_ATTR_DUE | SPOOL_ATTR_LEASE |
+			    SPOOL_ATTR_WORKER);
+			break;
+		case RELEASE:
+			dst.attrs &= ~(SPOOL_ATTR_DUE | SPOOL_ATTR_LEASE |
+			    SPOOL_ATTR_WORKER);
+			if (arg > 0) {
+				dst.attrs |= SPOOL_ATTR_DUE;
+				dst.due = spool__now() + (time_t)arg;
+			}
+			break;
+		case TOUCH:
+			to = SPOOL_CUR;
+			dst.lease = spool__now() + (time_t)arg;
+			break;
+		}
+		if (spool_name_format(&dst) == -1)
+			return -1;
+		if (op == ACK && sp->cfg.keep_done == 0)
+			res = unlinkat(sp->dfd[SPOOL_CUR], cur.name, 0);
+		else if (op == TOUCH && dst.lease == cur.lease)
+			res = 0;	/* touched twice in one second */
+		else
+			res = spool__move(sp, sp->dfd[SPOOL_CUR], cur.name,
+			    sp->dfd[to], dst.name);
+		if (res == 0) {
+			if (newname != NULL)
+				memcpy(newname, dst.name, sizeof(dst.name));
+			return 0;
+		}
+		if (errno != ENOENT)
+			return -1;
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+int
+spool_ack(struct spool *sp, const char *ref)
+{
+	return transition(sp, ref, ACK, 0, NULL);
+}
+
+int
+spool_fail(struct spool *sp, const char *ref)
+{
+	return transition(sp, ref, FAIL, 0, NULL);
+}
+
+int
+spool_release(struct spool *sp, const char *ref, long long delay)
+{
+	if (delay < 0 || delay > 3650LL * 86400) {
+		errno = EINVAL;
+		return -1;
+	}
+	return transition(sp, ref, RELEASE, delay, NULL);
+}
+
+int
+spool_touch(struct spool *sp, const char *ref, long long lease,
+    char *newname)
+{
+	if (lease < 1 || lease > SPOOL_LEASE_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	return transition(sp, ref, TOUCH, lease, newname);
+}

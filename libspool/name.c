@@ -1,0 +1,267 @@
+/*
+ * name.c - the one strict parser of message names, and durations.
+ *
+ * Every name read from a state directory and every ID given on a command
+ * line goes through spool_name_parse().  What it rejects is foreign: never
+ * claimed, moved, opened or deleted.  The grammar (q(5)):
+ *
+ *	ID   = SEC "." USEC "." PID "_" SEQ "." HOST
+ *	NAME = ID *( "," KEY "=" VALUE )	keys p, a, d, l, w in that order
+ *
+ * SEC has exactly 10 digits and USEC exactly 6, so that names sort by
+ * enqueue time.  Numbers have no sign, no leading zeros (but SEC and USEC,
+ * which are fixed width) and must fit their type; attributes appear at most
+ * once and in order.  A name with '/', ':', white space or any byte outside
+ * the grammar cannot parse, so no parsed name can leave its directory.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "spool.h"
+#include "banned.h"
+
+static int
+isdigitc(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int
+ishostc(int c)
+{
+	return isdigitc(c) || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z') || c == '.' || c == '-';
+}
+
+/*
+ * Read an unsigned decimal of at most maxdig digits and at most max from
+ * *sp, advancing it.  Exactly width digits when width > 0; otherwise no
+ * leading zero unless the number is 0.
+ */
+static int
+number(const char **sp, int width, int maxdig, unsigned long long max,
+    unsigned long long *out)
+{
+	const char *s = *sp;
+	unsigned long long v = 0;
+	int n = 0;
+
+	while (isdigitc(s[n])) {
+		if (n == maxdig)
+			return -1;
+		v = v * 10 + (unsigned)(s[n] - '0');
+		n++;
+	}
+	if (n == 0 || (width > 0 && n != width) ||
+	    (width == 0 && n > 1 && s[0] == '0') || v > max)
+		return -1;
+	*sp = s + n;
+	*out = v;
+	return 0;
+}
+
+static int
+host(const char **sp, char *buf)
+{
+	const char *s = *sp;
+	size_t n = 0;
+
+	while (ishostc(s[n]))
+		n++;
+	if (n == 0 || n > SPOOL_HOST_MAX)
+		return -1;
+	if (buf != NULL) {
+		memcpy(buf, s, n);
+		buf[n] = '\0';
+	}
+	*sp = s + n;
+	return 0;
+}
+
+int
+spool_name_parse(const char *str, struct spool_name *out)
+{
+	static const char keys[] = "padlw";
+	const char *s = str;
+	unsigned long long v;
+	size_t len;
+	int k, last = -1;
+
+	len = strnlen(str, SPOOL_NAME_MAX + 1);
+	if (len > SPOOL_NAME_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	out->prio = SPOOL_PRIO_DEFAULT;
+	if (number(&s, 10, 10, 9999999999ULL, &v) == -1 || *s++ != '.')
+		goto bad;
+	out->sec = (time_t)v;
+	if (number(&s, 6, 6, 999999, &v) == -1 || *s++ != '.')
+		goto bad;
+	out->usec = (long)v;
+	if (number(&s, 0, 10, INT_MAX, &v) == -1 || *s++ != '_')
+		goto bad;
+	if (number(&s, 0, 19, ULLONG_MAX, &v) == -1 || *s++ != '.')
+		goto bad;
+	if (host(&s, NULL) == -1)
+		goto bad;
+	out->idlen = (size_t)(s - str);
+
+	while (*s == ',') {
+		const char *kp;
+
+		s++;
+		if (s[0] == '\0' || s[1] != '=' ||
+		    (kp = strchr(keys, s[0])) == NULL)
+			goto bad;
+		k = (int)(kp - keys);
+		if (k <= last)
+			goto bad;	/* repeated or out of order */
+		last = k;
+		s += 2;
+		switch (s[-2]) {
+		case 'p':
+			if (number(&s, 1, 1, 9, &v) == -1)
+				goto bad;
+			out->prio = (int)v;
+			out->attrs |= SPOOL_ATTR_PRIO;
+			break;
+		case 'a':
+			if (number(&s, 0, 10, INT_MAX, &v) == -1)
+				goto bad;
+			out->attempts = (unsigned)v;
+			out->attrs |= SPOOL_ATTR_ATTEMPTS;
+			break;
+		case 'd':
+			if (number(&s, 0, 11, 99999999999ULL, &v) == -1)
+				goto bad;
+			out->due = (time_t)v;
+			out->attrs |= SPOOL_ATTR_DUE;
+			break;
+		case 'l':
+			if (number(&s, 0, 11, 99999999999ULL, &v) == -1)
+				goto bad;
+			out->lease = (time_t)v;
+			out->attrs |= SPOOL_ATTR_LEASE;
+			break;
+		case 'w':
+			if (number(&s, 0, 10, INT_MAX, &v) == -1 ||
+			    *s++ != '@' || host(&s, out->whost) == -1)
+				goto bad;
+			out->wpid = (pid_t)v;
+			out->attrs |= SPOOL_ATTR_WORKER;
+			break;
+		}
+	}
+	if (*s != '\0')
+		goto bad;
+	memcpy(out->name, str, len + 1);
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+int
+spool_name_format(struct spool_name *n)
+{
+	char buf[SPOOL_NAME_MAX + 1];
+	size_t off = n->idlen;
+	int r = 0;
+
+	if (n->idlen > SPOOL_NAME_MAX)
+		goto toolong;
+	memcpy(buf, n->name, n->idlen);
+#define ADD(...) do {							\
+	r = snprintf(buf + off, sizeof(buf) - off, __VA_ARGS__);	\
+	if (r < 0 || (size_t)r >= sizeof(buf) - off)			\
+		goto toolong;						\
+	off += (size_t)r;						\
+} while (0)
+	if ((n->attrs & SPOOL_ATTR_PRIO) && n->prio != SPOOL_PRIO_DEFAULT)
+		ADD(",p=%d", n->prio);
+	if ((n->attrs & SPOOL_ATTR_ATTEMPTS) && n->attempts > 0)
+		ADD(",a=%u", n->attempts);
+	if (n->attrs & SPOOL_ATTR_DUE)
+		ADD(",d=%lld", (long long)n->due);
+	if (n->attrs & SPOOL_ATTR_LEASE)
+		ADD(",l=%lld", (long long)n->lease);
+	if (n->attrs & SPOOL_ATTR_WORKER)
+		ADD(",w=%ld@%s", (long)n->wpid, n->whost);
+#undef ADD
+	buf[off] = '\0';
+	memcpy(n->name, buf, off + 1);
+	return 0;
+toolong:
+	errno = ENAMETOOLONG;
+	return -1;
+}
+
+#define DURATION_MAX	(3650LL * 86400)
+
+int
+spool_duration_parse(const char *s, long long *secs)
+{
+	unsigned long long v;
+	long long unit = 1;
+	const char *p = s;
+
+	if (number(&p, 0, 12, 999999999999ULL, &v) == -1)
+		goto bad;
+	switch (*p) {
+	case '\0':
+		break;
+	case 's':
+		p++;
+		break;
+	case 'm':
+		unit = 60, p++;
+		break;
+	case 'h':
+		unit = 3600, p++;
+		break;
+	case 'd':
+		unit = 86400, p++;
+		break;
+	default:
+		goto bad;
+	}
+	if (*p != '\0')
+		goto bad;
+	if (v > (unsigned long long)(DURATION_MAX / unit)) {
+		errno = ERANGE;
+		return -1;
+	}
+	*secs = (long long)v * unit;
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+char *
+spool_duration_format(long long secs, char *buf, size_t len)
+{
+	if (secs != 0 && secs % 86400 == 0)
+		snprintf(buf, len, "%lldd", secs / 86400);
+	else if (secs != 0 && secs % 3600 == 0)
+		snprintf(buf, len, "%lldh", secs / 3600);
+	else if (secs != 0 && secs % 60 == 0)
+		snprintf(buf, len, "%lldm", secs / 60);
+	else
+		snprintf(buf, len, "%llds", secs);
+	return buf;
+}
+
+const char *
+spool_state_name(enum spool_state st)
+{
+	static const char *const names[SPOOL_NSTATES] = {
+		"tmp", "new", "cur", "done", "failed"
+	};
+
+	return (unsigned)st < SPOOL_NSTATES ? names[st] : "?";
+}

@@ -1,0 +1,256 @@
+/*
+ * put.c - enqueueing: tmp/ -> new/, durably.
+ *
+ * The delivery protocol of maildir: each message is written into tmp/
+ * under a fresh ID by spool__write() (O_EXCL, every write checked,
+ * fdatasync, checked close), and only then renamed into new/; new/ is
+ * fsynced once for the whole batch before any ID is handed out.  A crash
+ * at any point leaves at most a file in tmp/, which nobody else looks at
+ * and sweep removes after 36 hours; a reader of new/ never sees a partial
+ * message.  If committing fails halfway the messages already renamed stay
+ * (they are complete) and count as delivered only if new/ could be
+ * fsynced; the rest are removed from tmp/.
+ *
+ * IDs are unique on a host: enqueue time to the microsecond, PID, and a
+ * per-handle counter; O_EXCL in tmp/ and RENAME_NOREPLACE into new/ catch
+ * the impossible collision, which just takes the next sequence number.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "banned.h"
+
+#define ID_TRIES	16
+
+struct spool_batch {
+	struct spool	*sp;
+	struct spool_putopt opt;
+	int		 nosync;
+	size_t		 n, cap, committed;
+	int		 done;
+	struct spool_name *msgs;
+};
+
+int
+spool__new_id(struct spool *sp, struct spool_name *n)
+{
+	struct timespec ts;
+	int r;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		return -1;
+	memset(n, 0, sizeof(*n));
+	n->sec = ts.tv_sec;
+	n->usec = ts.tv_nsec / 1000;
+	n->prio = SPOOL_PRIO_DEFAULT;
+	r = snprintf(n->name, sizeof(n->name), "%010lld.%06ld.%ld_%lu.%s",
+	    (long long)n->sec, n->usec, (long)getpid(), sp->seq++, sp->host);
+	if (r < 0 || (size_t)r >= sizeof(n->name)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	n->idlen = (size_t)r;
+	return 0;
+}
+
+struct spool_batch *
+spool_batch_begin(struct spool *sp, const struct spool_putopt *opt)
+{
+	struct spool_batch *b;
+
+	if (opt != NULL && (opt->prio < 0 || opt->prio > 9 ||
+	    opt->delay < 0)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	b->sp = sp;
+	if (opt != NULL)
+		b->opt = *opt;
+	else
+		b->opt.prio = SPOOL_PRIO_DEFAULT;
+	b->nosync = (b->opt.flags & SPOOL_PUT_NOSYNC) || sp->cfg.sync == 0;
+	return b;
+}
+
+static int
+add(struct spool_batch *b, const void *buf, size_t len, int fd)
+{
+	struct spool *sp = b->sp;
+	struct spool_name *n;
+	int i;
+
+	if (b->done) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 4;
+		void *p = reallocarray(b->msgs, cap, sizeof(*b->msgs));
+
+		if (p == NULL)
+			return -1;
+		b->msgs = p;
+		b->cap = cap;
+	}
+	n = &b->msgs[b->n];
+	for (i = 0; i < ID_TRIES; i++) {
+		if (spool__new_id(sp, n) == -1)
+			return -1;
+		if (spool__write(sp, sp->dfd[SPOOL_TMP], n->name, buf, len, fd,
+		    b->nosync) == 0)
+			break;
+		if (errno != EEXIST)
+			return -1;
+	}
+	if (i == ID_TRIES)
+		return -1;
+	b->n++;
+	return 0;
+}
+
+int
+spool_batch_add(struct spool_batch *b, const void *buf, size_t len)
+{
+	return add(b, buf, len, -1);
+}
+
+int
+spool_batch_add_fd(struct spool_batch *b, int fd)
+{
+	return add(b, NULL, 0, fd);
+}
+
+/* The name of message n in new/: its ID with p= and d= as asked. */
+static int
+newname(const struct spool_batch *b, const struct spool_name *n,
+    struct spool_name *out)
+{
+	*out = *n;
+	if (b->opt.prio != SPOOL_PRIO_DEFAULT) {
+		out->prio = b->opt.prio;
+		out->attrs |= SPOOL_ATTR_PRIO;
+	}
+	if (b->opt.delay > 0) {
+		out->due = n->sec + (time_t)b->opt.delay;
+		out->attrs |= SPOOL_ATTR_DUE;
+	}
+	return spool_name_format(out);
+}
+
+/* Rename message i from tmp/ into new/. */
+static int
+deliver(struct spool_batch *b, size_t i)
+{
+	struct spool *sp = b->sp;
+	struct spool_name nn, id;
+	int tries;
+
+	for (tries = 0;; tries++) {
+		if (newname(b, &b->msgs[i], &nn) == -1)
+			return -1;
+		if (spool__move(sp, sp->dfd[SPOOL_TMP], b->msgs[i].name,
+		    sp->dfd[SPOOL_NEW], nn.name) == 0)
+			return 0;
+		if (errno != EEXIST || tries == ID_TRIES)
+			return -1;
+		/* the ID is taken in new/: give ours the next one */
+		if (spool__new_id(sp, &id) == -1 ||
+		    spool__move(sp, sp->dfd[SPOOL_TMP], b->msgs[i].name,
+		    sp->dfd[SPOOL_TMP], id.name) == -1)
+			return -1;
+		b->msgs[i] = id;
+	}
+}
+
+int
+spool_batch_commit(struct spool_batch *b)
+{
+	struct spool *sp = b->sp;
+	struct spool_name nn;
+	size_t i, k;
+	int saved = 0;
+
+	if (b->done) {
+		errno = EINVAL;
+		return -1;
+	}
+	b->done = 1;
+	for (i = 0; i < b->n; i++)
+		if (deliver(b, i) == -1) {
+			saved = errno;
+			break;
+		}
+	k = i;
+	for (; i < b->n; i++)
+		(void)unlinkat(sp->dfd[SPOOL_TMP], b->msgs[i].name, 0);
+	if (k > 0 && !b->nosync && spool__fsync_dir(sp->dfd[SPOOL_NEW]) == -1) {
+		if (saved == 0)
+			saved = errno;
+		/* not durable: take back what nobody has claimed yet */
+		for (i = 0; i < k; i++) {
+			if (newname(b, &b->msgs[i], &nn) == 0)
+				(void)unlinkat(sp->dfd[SPOOL_NEW], nn.name, 0);
+		}
+		k = 0;
+	}
+	b->committed = k;
+	if (saved != 0) {
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+size_t
+spool_batch_count(const struct spool_batch *b)
+{
+	return b->done ? b->committed : b->n;
+}
+
+const char *
+spool_batch_id(const struct spool_batch *b, size_t i)
+{
+	return i < b->n ? b->msgs[i].name : NULL;
+}
+
+void
+spool_batch_free(struct spool_batch *b)
+{
+	size_t i;
+	int saved = errno;
+
+	if (b == NULL)
+		return;
+	if (!b->done)
+		for (i = 0; i < b->n; i++)
+			(void)unlinkat(b->sp->dfd[SPOOL_TMP], b->msgs[i].name,
+			    0);
+	free(b->msgs);
+	free(b);
+	errno = saved;
+}
+
+int
+spool_put(struct spool *sp, const struct spool_putopt *opt, const void *buf,
+    size_t len, char *id)
+{
+	struct spool_batch *b;
+	int r = -1;
+
+	if ((b = spool_batch_begin(sp, opt)) == NULL)
+		return -1;
+	if (spool_batch_add(b, buf, len) == 0 &&
+	    spool_batch_commit(b) == 0) {
+		memcpy(id, b->msgs[0].name, b->msgs[0].idlen + 1);
+		r = 0;
+	}
+	spool_batch_free(b);
+	return r;
+}

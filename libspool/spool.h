@@ -1,0 +1,332 @@
+/*
+ * spool.h - libspool, the queue library behind q(1).
+ *
+ * A queue is a directory; a message is a file in one of its state
+ * directories; every change of state is one atomic rename.  The format is
+ * described in q(5) and the functions in libspool(3).
+ *
+ * Conventions: functions return -1 and set errno on failure.  Functions
+ * that look for something return 1 (found), 0 (nothing) or -1 (error).
+ * Losing a race (somebody else moved the message first) is -1 with ENOENT.
+ * The library never prints, never exits, never reads the environment and
+ * keeps no global state: everything lives in the struct spool handle.
+ * A handle must not be used by two threads at once.
+ */
+#ifndef SPOOL_H
+#define SPOOL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define SPOOL_VERSION		"0.1.0"
+#define SPOOL_NAME_MAX		255	/* longest message file name */
+#define SPOOL_HOST_MAX		64	/* longest HOST part of an ID */
+#define SPOOL_LEASE_MAX		(12 * 3600)	/* longest lease, seconds */
+#define SPOOL_PRIO_DEFAULT	5
+#define SPOOL_TMP_MAXAGE	(36 * 3600)	/* stale tmp/ files */
+
+enum spool_state {
+	SPOOL_TMP,
+	SPOOL_NEW,
+	SPOOL_CUR,
+	SPOOL_DONE,
+	SPOOL_FAILED,
+	SPOOL_NSTATES
+};
+
+/* Which attributes a parsed name carries (struct spool_name.attrs). */
+enum spool_attr {
+	SPOOL_ATTR_PRIO = 1 << 0,	/* p= */
+	SPOOL_ATTR_ATTEMPTS = 1 << 1,	/* a= */
+	SPOOL_ATTR_DUE = 1 << 2,	/* d= */
+	SPOOL_ATTR_LEASE = 1 << 3,	/* l= */
+	SPOOL_ATTR_WORKER = 1 << 4	/* w= */
+};
+
+/* A message file name taken apart by spool_name_parse(). */
+struct spool_name {
+	char		 name[SPOOL_NAME_MAX + 1];	/* the whole name */
+	size_t		 idlen;		/* name[0..idlen) is the ID */
+	time_t		 sec;		/* enqueue time */
+	long		 usec;
+	unsigned	 attrs;		/* enum spool_attr */
+	int		 prio;		/* 0-9, SPOOL_PRIO_DEFAULT if absent */
+	unsigned	 attempts;	/* claims so far, 0 if absent */
+	time_t		 due;		/* not before, 0 if absent */
+	time_t		 lease;		/* lease expiry, 0 if absent */
+	pid_t		 wpid;		/* w= process, 0 if absent */
+	char		 whost[SPOOL_HOST_MAX + 1];	/* w= host */
+};
+
+/* Per-queue settings: the queue's config file over these defaults. */
+struct spool_config {
+	long long	 lease;		/* seconds, default 300 */
+	long long	 attempts;	/* claims before failed/, default 5 */
+	long long	 backoff;	/* first retry delay, default 10 */
+	long long	 backoff_max;	/* default 3600 */
+	long long	 keep_done;	/* default 7 days; 0 deletes on ack */
+	long long	 keep_failed;	/* default 0, kept forever */
+	long long	 dedup;		/* default 1 day */
+	long long	 sync;		/* 1: fsync on put (default), 0: not */
+};
+
+struct spool;
+struct spool_batch;
+
+/*
+ * Names, durations and settings.  None of these make a system call.
+ */
+
+/*
+ * Parse a message name (or an ID, or a claim token ID,a=N) strictly by the
+ * grammar of q(5).  Returns 0, or -1 with EINVAL if s is not such a name
+ * (ENAMETOOLONG if longer than SPOOL_NAME_MAX).  *out is undefined on error.
+ */
+int	 spool_name_parse(const char *s, struct spool_name *out);
+
+/*
+ * Rebuild n->name from the ID and the attributes set in n->attrs, in the
+ * canonical order.  Returns 0, or -1 with ENAMETOOLONG.
+ */
+int	 spool_name_format(struct spool_name *n);
+
+/*
+ * Parse a duration: N or N followed by s, m, h or d.  Stores seconds in
+ * *secs and returns 0, or returns -1 with EINVAL (malformed) or ERANGE
+ * (above ten years).
+ */
+int	 spool_duration_parse(const char *s, long long *secs);
+
+/*
+ * Format a duration in seconds as the largest unit that divides it
+ * ("90" gives "90s", "7200" gives "2h") into buf.  Returns buf.
+ */
+char	*spool_duration_format(long long secs, char *buf, size_t len);
+
+/*
+ * Check a setting: key must be one of lease, attempts, backoff,
+ * backoff-max, keep-done, keep-failed, dedup, sync, and value valid for it.
+ * On success stores the value in *cfg (if not NULL) and returns 0;
+ * otherwise -1 with ENOENT (unknown key) or EINVAL/ERANGE (bad value).
+ */
+int	 spool_config_parse(struct spool_config *cfg, const char *key,
+	    const char *value);
+
+/* The setting names in the order spool_config_show() lists them. */
+extern const char *const spool_config_keys[];
+
+/*
+ * Format one setting of cfg as text into buf.  Returns 0, or -1 with
+ * ENOENT for an unknown key.
+ */
+int	 spool_config_show(const struct spool_config *cfg, const char *key,
+	    char *buf, size_t len);
+
+/* Name of a state directory ("new", "cur", ...). */
+const char *spool_state_name(enum spool_state st);
+
+/*
+ * Queues.
+ */
+
+enum spool_open_flags {
+	SPOOL_OPEN_CREATE = 1 << 0	/* create a missing queue (mkdir -p) */
+};
+
+/*
+ * Open the queue at path.  With SPOOL_OPEN_CREATE a missing queue and its
+ * missing parents are created (modes from the umask) and every directory
+ * created is fsynced together with its parent.  Reads the queue's config.
+ * Returns a handle, or NULL with errno: ENOENT (no such queue), ENOTDIR
+ * (path or a state directory is not a directory, or is a symlink), EINVAL
+ * (malformed config), EACCES, ENOMEM, or an I/O error.
+ */
+struct spool *spool_open(const char *path, int flags);
+
+/* Close the handle and everything it holds.  Never fails. */
+void	 spool_close(struct spool *sp);
+
+/* The queue's effective settings. */
+const struct spool_config *spool_config(const struct spool *sp);
+
+/*
+ * Set key to value in the queue's config file, keeping its other lines and
+ * comments; the file is replaced atomically and durably.  Returns 0, or -1
+ * with ENOENT (unknown key), EINVAL/ERANGE (bad value) or an I/O error;
+ * on error the file is unchanged.
+ */
+int	 spool_config_set(struct spool *sp, const char *key, const char *value);
+
+/* The directory descriptor of a state directory of the queue. */
+int	 spool_dirfd(const struct spool *sp, enum spool_state st);
+
+/*
+ * Putting messages.
+ */
+
+enum spool_put_flags {
+	SPOOL_PUT_NOSYNC = 1 << 0	/* no fdatasync/fsync: not durable */
+};
+
+struct spool_putopt {
+	int		 prio;		/* 0-9 */
+	long long	 delay;		/* seconds; 0: ready at once */
+	unsigned	 flags;		/* enum spool_put_flags */
+};
+
+/*
+ * Start a batch of messages.  opt may be NULL for defaults.  Nothing is
+ * visible until spool_batch_commit().  Returns NULL with ENOMEM or EINVAL
+ * (priority outside 0-9, negative delay).
+ */
+struct spool_batch *spool_batch_begin(struct spool *sp,
+	    const struct spool_putopt *opt);
+
+/*
+ * Write one message into tmp/, from a buffer or from everything readable
+ * on fd.  Returns 0, or -1 with errno (ENOSPC, EDQUOT, EIO, EFBIG, ...);
+ * a failed message leaves nothing behind, and the batch can go on.
+ */
+int	 spool_batch_add(struct spool_batch *b, const void *buf, size_t len);
+int	 spool_batch_add_fd(struct spool_batch *b, int fd);
+
+/*
+ * Make every message added so far visible in new/ and durable: each file
+ * was fdatasynced when written; now each is renamed into new/ and new/ is
+ * fsynced once.  Returns 0, or -1 with errno; then spool_batch_count() says
+ * how many of the first messages are in new/ and durable (the others are
+ * removed).
+ */
+int	 spool_batch_commit(struct spool_batch *b);
+
+/* Messages added (before commit) or delivered (after commit). */
+size_t	 spool_batch_count(const struct spool_batch *b);
+
+/* ID of message i of the batch. */
+const char *spool_batch_id(const struct spool_batch *b, size_t i);
+
+/* Free the batch, removing the tmp/ files of uncommitted messages. */
+void	 spool_batch_free(struct spool_batch *b);
+
+/*
+ * Put one message: a batch of one.  Stores its ID in id (at least
+ * SPOOL_NAME_MAX + 1 bytes).  Returns 0 or -1 with errno as above.
+ */
+int	 spool_put(struct spool *sp, const struct spool_putopt *opt,
+	    const void *buf, size_t len, char *id);
+
+/*
+ * Claiming and the claim's life cycle.
+ */
+
+enum spool_claim_flags {
+	SPOOL_CLAIM_LOCK = 1 << 0	/* keep the message open and flocked */
+};
+
+struct spool_claimopt {
+	long long	 lease;		/* seconds, 1 to SPOOL_LEASE_MAX */
+	unsigned	 flags;		/* enum spool_claim_flags */
+	pid_t		 wpid;		/* w= PID with the lock, or 0 */
+};
+
+struct spool_msg {
+	struct spool_name n;		/* its name in cur/ */
+	int		 fd;		/* locked file with SPOOL_CLAIM_LOCK, or -1 */
+};
+
+/*
+ * Claim the ready message with the lowest (priority, enqueue time): rename
+ * it from new/ into cur/ with a= one higher and l= the lease expiry (and w=
+ * when opt->wpid is set).  Delayed, foreign and non-regular entries are
+ * skipped.  Of several claimants exactly one wins each message.  With
+ * SPOOL_CLAIM_LOCK the file is opened and flocked before the rename, so
+ * spool_sweep() can tell a live worker from a dead one at every instant.
+ * A paused queue has nothing to claim.  Returns 1 with *m filled, 0 when
+ * nothing is ready, -1 with errno (EINVAL for a bad lease, I/O errors).
+ */
+int	 spool_claim(struct spool *sp, const struct spool_claimopt *opt,
+	    struct spool_msg *m);
+
+/*
+ * Earliest due time of a delayed message seen by the last claim scan, or
+ * 0 if none was seen.
+ */
+time_t	 spool_next_due(const struct spool *sp);
+
+/*
+ * Resolve a reference as given on a command line, a bare ID, a claim token
+ * (ID,a=N), a message name, or a path to a message file of this queue, to
+ * its current file in one of the states in mask (1 << SPOOL_NEW | ...).
+ * A token or name with a= matches only that claim.  Returns 1 with *out
+ * filled and *st set, 0 if there is no such message in those states, or -1
+ * with EINVAL (malformed reference) or EXDEV (a path outside the queue).
+ */
+int	 spool_find(struct spool *sp, const char *ref, unsigned mask,
+	    struct spool_name *out, enum spool_state *st);
+
+/*
+ * Open the message file named n in state st for reading (O_NOFOLLOW,
+ * O_NONBLOCK, regular files only).  Returns a descriptor, or -1 with
+ * ENOENT (moved meanwhile) or EINVAL (not a regular file).
+ */
+int	 spool_open_msg(struct spool *sp, enum spool_state st,
+	    const struct spool_name *n);
+
+/*
+ * Transitions of a claimed message, addressed by reference as for
+ * spool_find().  A token or name fences: the transition happens only while
+ * that same claim holds.  Each is one rename (compare-and-swap on the exact
+ * name, retried when a concurrent touch renamed it).  Return 0, or -1 with
+ * ENOENT (not claimed, or the claim was lost: nothing changed), EINVAL
+ * (malformed reference or argument), EXDEV, or an I/O error (nothing
+ * changed).
+ *
+ * spool_ack: cur -> done (deleted when keep-done is 0).
+ * spool_fail: cur -> failed.
+ * spool_release: cur -> new, due after delay seconds (0: at once).
+ * spool_touch: new lease of lease seconds; the new name goes to newname
+ * (if not NULL, SPOOL_NAME_MAX + 1 bytes).
+ */
+int	 spool_ack(struct spool *sp, const char *ref);
+int	 spool_fail(struct spool *sp, const char *ref);
+int	 spool_release(struct spool *sp, const char *ref, long long delay);
+int	 spool_touch(struct spool *sp, const char *ref, long long lease,
+	    char *newname);
+
+/*
+ * Housekeeping.
+ */
+
+enum spool_event {
+	SPOOL_EV_EXPIRED,	/* lease expired: back to new/ */
+	SPOOL_EV_DEAD,		/* worker died: back to new/ */
+	SPOOL_EV_EXHAUSTED,	/* expired or dead, out of attempts: failed/ */
+	SPOOL_EV_TMP,		/* stale tmp/ file removed */
+	SPOOL_EV_PURGED,	/* done/ or failed/ message past retention */
+	SPOOL_EV_FOREIGN,	/* foreign file, left alone */
+	SPOOL_EV_ERROR		/* could not act on a file; errno says why */
+};
+
+typedef void spool_report_fn(void *arg, enum spool_event ev,
+	    enum spool_state st, const char *name, int errnum);
+
+enum spool_sweep_flags {
+	SPOOL_SWEEP_DRYRUN = 1 << 0	/* report, change nothing */
+};
+
+/*
+ * Return expired claims to new/ (failed/ once out of attempts), and the
+ * claims of dead workers of this host at once (their flock is free);
+ * remove tmp/ files older than 36 hours and done/ and failed/ messages past
+ * keep-done and keep-failed; report foreign files.  A lease further than
+ * SPOOL_LEASE_MAX in the future counts as expired.  Each action and each
+ * foreign file is passed to report (may be NULL).  Returns the number of
+ * actions taken (or that would be taken), or -1 with errno when a state
+ * directory cannot be read; a failure on one file is reported as
+ * SPOOL_EV_ERROR and the sweep goes on.
+ */
+int	 spool_sweep(struct spool *sp, unsigned flags, spool_report_fn *report,
+	    void *arg);
+
+#endif /* SPOOL_H */

@@ -1,0 +1,55 @@
+# Loaded by every .bats file: the BATS libraries, q on PATH, and a fresh
+# spool per test under $BATS_TEST_TMPDIR.
+
+bats_require_minimum_version 1.5.0
+bats_load_library bats-support
+bats_load_library bats-assert
+bats_load_library bats-file
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+PATH="$ROOT:$PATH"
+
+setup() {
+	export QDIR="$BATS_TEST_TMPDIR/spool"
+	unset XDG_STATE_HOME
+	umask 022
+}
+
+# Path of queue $1 (under $QDIR).
+qpath() {
+	printf '%s\n' "$QDIR/$1"
+}
+
+# Number of entries in state directory $2 of queue $1.
+count() {
+	find "$QDIR/$1/$2" -mindepth 1 -maxdepth 1 | wc -l
+}
+
+# Names in state directory $2 of queue $1, sorted.
+names() {
+	ls -1 "$QDIR/$1/$2"
+}
+
+# Every file of queue $1 with its size and state: compare before and after
+# a command that must change nothing.
+snapshot() {
+	(cd "$QDIR/$1" && find . -path ./config -prune -o -type f \
+		-printf '%p %s\n' | LC_ALL=C sort)
+}
+
+# Put N messages "msg 1" .. "msg N" into queue $1.
+putn() {
+	local i
+	for ((i = 1; i <= $2; i++)); do
+		q put -m "msg $i" "$1" >/dev/null || return 1
+	done
+}
+
+require_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+}
+
+require_strace() {
+	command -v strace >/dev/null || skip "needs strace"
+	strace -qq -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
+}
