@@ -41,6 +41,7 @@ int	 q_referr(struct spool *sp, const char *queue, const char *ref,
 void	 q_token(const struct spool_name *n, char *buf, size_t len);
 int	 q_finish(int status);
 int	 q_noopts(int argc, char *argv[]);
+int	 q_checkrefs(const char *queue, int n, char *refs[]);
 
 typedef int q_refop(struct spool *sp, const char *ref, void *arg);
 int	 q_each(int argc, char *argv[], q_refop *fn, void *arg,

@@ -195,6 +195,28 @@ q_finish(int status)
 }
 
 /*
+ * Check the syntax of every reference before anything is touched: a
+ * malformed one is exit 65 and nothing happens.
+ */
+int
+q_checkrefs(const char *queue, int n, char *refs[])
+{
+	struct spool_name parsed;
+	const char *base;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		base = strrchr(refs[i], '/');
+		if (spool_name_parse(base != NULL ? base + 1 : refs[i],
+		    &parsed) == -1) {
+			warnx("%s: %s: malformed ID", queue, refs[i]);
+			return Q_DATAERR;
+		}
+	}
+	return Q_OK;
+}
+
+/*
  * The shape of ack, fail, release and touch: open the queue argv[0] and
  * apply fn to every reference after it.  Every reference is tried; the
  * first failure decides the exit status.
@@ -207,6 +229,8 @@ q_each(int argc, char *argv[], q_refop *fn, void *arg, const char *enoent)
 
 	if (argc < 2)
 		return q_usage(0);
+	if ((status = q_checkrefs(argv[0], argc - 1, argv + 1)) != Q_OK)
+		return status;
 	if ((status = q_open(argv[0], 0, &sp)) != Q_OK)
 		return status;
 	for (i = 1; i < argc; i++)

@@ -49,9 +49,11 @@ number(const char **sp, int width, int maxdig, unsigned long long max,
 	int n = 0;
 
 	while (isdigitc(s[n])) {
-		if (n == maxdig)
+		unsigned d = (unsigned)(s[n] - '0');
+
+		if (n == maxdig || v > (max - d) / 10)
 			return -1;
-		v = v * 10 + (unsigned)(s[n] - '0');
+		v = v * 10 + d;
 		n++;
 	}
 	if (n == 0 || (width > 0 && n != width) ||
@@ -104,7 +106,7 @@ spool_name_parse(const char *str, struct spool_name *out)
 	out->usec = (long)v;
 	if (number(&s, 0, 10, INT_MAX, &v) == -1 || *s++ != '_')
 		goto bad;
-	if (number(&s, 0, 19, ULLONG_MAX, &v) == -1 || *s++ != '.')
+	if (number(&s, 0, 20, ULLONG_MAX, &v) == -1 || *s++ != '.')
 		goto bad;
 	if (host(&s, NULL) == -1)
 		goto bad;
