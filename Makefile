@@ -73,6 +73,9 @@ libspool.pc: Makefile
 test check: all $(UNIT)
 	tests/run
 
+demo: all
+	tests/demo
+
 check-asan:
 	$(MAKE) clean
 	$(MAKE) CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
@@ -80,7 +83,8 @@ check-asan:
 
 lint:
 	mandoc -Tlint -Wwarning man/q.1 man/q.5 man/libspool.3
-	shellcheck -s bash completions/q.bash tests/run .ci/run demo
+	shellcheck -s bash completions/q.bash tests/run .ci/run
+	shellcheck -s sh tests/deps tests/demo
 	bash -n completions/q.bash
 	zsh -n completions/_q
 	fish --no-execute completions/q.fish
@@ -117,4 +121,4 @@ clean:
 	rm -f q libspool.a libspool.so libspool.so.0 libspool.pc \
 		$(LIBOBJ) $(LIBPIC) $(CMDOBJ) $(UNIT)
 
-.PHONY: all test check check-asan lint install uninstall clean
+.PHONY: all demo test check check-asan lint install uninstall clean
