@@ -65,6 +65,78 @@ source(struct spool_batch *b, const char *queue, int fd, int sep)
 	return Q_OK;
 }
 
+/*
+ * Open every FILE (before the queue is touched), open or create the queue,
+ * write all messages, commit, print the IDs.
+ */
+static int
+enqueue(const char *queue, const struct spool_putopt *opt,
+    const struct text *msgs, int nfiles, char *files[], int sep)
+{
+	struct spool_batch *b = NULL;
+	struct spool *sp = NULL;
+	char *buf;
+	int *fds, status = Q_OK;
+	size_t i, n;
+
+	if ((fds = reallocarray(NULL, (size_t)nfiles + 1, sizeof(*fds))) ==
+	    NULL)
+		err(Q_IOERR, NULL);
+	for (i = 0; i < (size_t)nfiles; i++) {
+		fds[i] = STDIN_FILENO;
+		if (strcmp(files[i], "-") != 0 &&
+		    (fds[i] = open(files[i], O_RDONLY | O_CLOEXEC)) == -1) {
+			warn("%s", files[i]);
+			status = q_status(errno);
+			goto out;
+		}
+	}
+	if ((status = q_open(queue, SPOOL_OPEN_CREATE, &sp)) != Q_OK)
+		goto out;
+	if ((b = spool_batch_begin(sp, opt)) == NULL)
+		err(Q_IOERR, NULL);
+	for (i = 0; i < msgs->n && status == Q_OK; i++) {
+		/* -m TEXT is the message "TEXT\n", as echo TEXT | q put */
+		n = strlen(msgs->v[i]);
+		if ((buf = malloc(n + 1)) == NULL)
+			err(Q_IOERR, NULL);
+		memcpy(buf, msgs->v[i], n);
+		buf[n] = '\n';
+		if (spool_batch_add(b, buf, n + 1) == -1) {
+			warn("%s", queue);
+			status = q_status(errno);
+		}
+		free(buf);
+	}
+	for (i = 0; i < (size_t)nfiles && status == Q_OK; i++)
+		status = source(b, queue, fds[i], sep);
+	if (msgs->n == 0 && nfiles == 0 && status == Q_OK)
+		status = source(b, queue, STDIN_FILENO, sep);
+	if (status != Q_OK)
+		goto out;	/* nothing was enqueued */
+	/* a reader that went away must give EPIPE, not kill us mid-way */
+	(void)signal(SIGPIPE, SIG_IGN);
+	n = spool_batch_count(b);
+	if (spool_batch_commit(b) == -1) {
+		warn("%s: %zu of %zu messages not enqueued", queue,
+		    n - spool_batch_count(b), n);
+		status = q_status(errno);
+	}
+	for (i = 0; i < spool_batch_count(b); i++)
+		printf("%s\n", spool_batch_id(b, i));
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		warn("stdout: %zu message%s enqueued all the same",
+		    spool_batch_count(b), spool_batch_count(b) == 1 ? " was" :
+		    "s were");
+		status = q_worse(status, Q_IOERR);
+	}
+out:
+	spool_batch_free(b);
+	spool_close(sp);
+	free(fds);
+	return status;
+}
+
 int
 cmd_put(int argc, char *argv[])
 {
@@ -79,13 +151,8 @@ cmd_put(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct spool_putopt opt = { SPOOL_PRIO_DEFAULT, 0, 0 };
-	struct spool_batch *b;
-	struct spool *sp;
 	struct text msgs = { NULL, 0 };
-	const char *queue, *errstr;
-	char *buf;
-	int *fds;
-	size_t i, n;
+	const char *errstr;
 	int ch, sep = -1, status, lflag = 0, zflag = 0;
 
 	while ((ch = getopt_long(argc, argv, "+d:p:l0m:h", longopts,
@@ -94,13 +161,14 @@ cmd_put(int argc, char *argv[])
 		case 'd':
 			if ((status = q_duration("delay", optarg,
 			    &opt.delay)) != Q_OK)
-				return status;
+				goto bad;
 			break;
 		case 'p':
 			opt.prio = (int)strtonum(optarg, 0, 9, &errstr);
 			if (errstr != NULL) {
 				warnx("invalid priority: %s", optarg);
-				return Q_DATAERR;
+				status = Q_DATAERR;
+				goto bad;
 			}
 			break;
 		case 'l':
@@ -122,72 +190,21 @@ cmd_put(int argc, char *argv[])
 			opt.flags |= SPOOL_PUT_NOSYNC;
 			break;
 		case 'h':
-			return q_usage(1);
+			status = q_usage(1);
+			goto bad;
 		default:
-			return q_usage(0);
+			status = q_usage(0);
+			goto bad;
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 1 || (lflag && zflag))
+	if (argc < 1 || (lflag && zflag)) {
+		free(msgs.v);
 		return q_usage(0);
-	queue = argv[0];
-	/* every FILE must open before the queue is touched */
-	if ((fds = reallocarray(NULL, (size_t)argc, sizeof(*fds))) == NULL)
-		err(Q_IOERR, NULL);
-	for (i = 1; i < (size_t)argc; i++) {
-		fds[i] = STDIN_FILENO;
-		if (strcmp(argv[i], "-") != 0 &&
-		    (fds[i] = open(argv[i], O_RDONLY | O_CLOEXEC)) == -1) {
-			warn("%s", argv[i]);
-			return q_status(errno);
-		}
 	}
-	if ((status = q_open(queue, SPOOL_OPEN_CREATE, &sp)) != Q_OK)
-		return status;
-	if ((b = spool_batch_begin(sp, &opt)) == NULL)
-		err(Q_IOERR, NULL);
-	for (i = 0; i < msgs.n && status == Q_OK; i++) {
-		/* -m TEXT is the message "TEXT\n", as echo TEXT | q put */
-		n = strlen(msgs.v[i]);
-		if ((buf = malloc(n + 1)) == NULL)
-			err(Q_IOERR, NULL);
-		memcpy(buf, msgs.v[i], n);
-		buf[n] = '\n';
-		if (spool_batch_add(b, buf, n + 1) == -1) {
-			warn("%s", queue);
-			status = q_status(errno);
-		}
-		free(buf);
-	}
-	for (i = 1; i < (size_t)argc && status == Q_OK; i++)
-		status = source(b, queue, fds[i], sep);
-	if (msgs.n == 0 && argc == 1 && status == Q_OK)
-		status = source(b, queue, STDIN_FILENO, sep);
-	if (status != Q_OK) {
-		spool_batch_free(b);	/* nothing was enqueued */
-		spool_close(sp);
-		return status;
-	}
-	/* a reader that went away must give EPIPE, not kill us mid-way */
-	(void)signal(SIGPIPE, SIG_IGN);
-	n = spool_batch_count(b);
-	if (spool_batch_commit(b) == -1) {
-		warn("%s: %zu of %zu messages not enqueued", queue,
-		    n - spool_batch_count(b), n);
-		status = q_status(errno);
-	}
-	for (i = 0; i < spool_batch_count(b); i++)
-		printf("%s\n", spool_batch_id(b, i));
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		warn("stdout: %zu message%s enqueued all the same",
-		    spool_batch_count(b), spool_batch_count(b) == 1 ? " was" :
-		    "s were");
-		status = q_worse(status, Q_IOERR);
-	}
-	spool_batch_free(b);
-	spool_close(sp);
+	status = enqueue(argv[0], &opt, &msgs, argc - 1, argv + 1, sep);
+bad:
 	free(msgs.v);
-	free(fds);
 	return status;
 }
