@@ -29,7 +29,8 @@ LIBOBJ = libspool/name.o libspool/io.o libspool/queue.o libspool/put.o \
 LIBPIC = $(LIBOBJ:.o=.pic.o)
 
 CMDOBJ = cmd/q.o cmd/util.o cmd/put.o cmd/take.o cmd/cat.o cmd/ack.o \
-	cmd/release.o cmd/fail.o cmd/touch.o cmd/sweep.o cmd/config.o
+	cmd/release.o cmd/fail.o cmd/touch.o cmd/sweep.o cmd/config.o \
+	cmd/work.o cmd/wait.o cmd/notify.o
 
 UNIT = tests/unit/test_name
 

@@ -27,6 +27,8 @@ int	 cmd_release(int, char *[]);
 int	 cmd_sweep(int, char *[]);
 int	 cmd_take(int, char *[]);
 int	 cmd_touch(int, char *[]);
+int	 cmd_wait(int, char *[]);
+int	 cmd_work(int, char *[]);
 
 /* util.c */
 int	 q_usage(int help);
@@ -35,6 +37,7 @@ int	 q_worse(int status, int other);
 char	*q_join(const char *dir, const char *name);
 char	*q_qdir(void);
 int	 q_open(const char *queue, int flags, struct spool **spp);
+char	*q_queuepath(const char *queue);
 int	 q_duration(const char *what, const char *s, long long *secs);
 int	 q_referr(struct spool *sp, const char *queue, const char *ref,
 	    int errnum, const char *enoent);
@@ -46,6 +49,20 @@ int	 q_checkrefs(const char *queue, int n, char *refs[]);
 typedef int q_refop(struct spool *sp, const char *ref, void *arg);
 int	 q_each(int argc, char *argv[], q_refop *fn, void *arg,
 	    const char *enoent);
+
+/* notify.c */
+struct q_notify {
+	int	 fd;		/* inotify on new/, or -1 */
+	int	 poll;		/* changes may go unseen: poll */
+};
+
+long long q_now_ms(void);
+int	 q_notify_open(struct q_notify *n, struct spool *sp);
+void	 q_notify_close(struct q_notify *n);
+void	 q_notify_drain(struct q_notify *n);
+long long q_notify_timeout(const struct q_notify *n, struct spool *sp,
+	    long long limit);
+void	 q_notify_wait(struct q_notify *n, struct spool *sp, long long limit);
 
 /* q.c */
 extern const char *q_synopsis;

@@ -18,12 +18,15 @@ static const struct command {
 } commands[] = {
 	{ "put", cmd_put, "q put [-d delay] [-p prio] [-l | -0] [-m text]... "
 	    "[--no-sync] queue [file ...]" },
-	{ "take", cmd_take, "q take [-l lease] queue" },
+	{ "take", cmd_take, "q take [-l lease] [-w wait] queue" },
 	{ "cat", cmd_cat, "q cat queue id ..." },
 	{ "ack", cmd_ack, "q ack queue id ..." },
 	{ "release", cmd_release, "q release [-d delay] queue id ..." },
 	{ "fail", cmd_fail, "q fail queue id ..." },
 	{ "touch", cmd_touch, "q touch [-l lease] queue id ..." },
+	{ "work", cmd_work, "q work [-fq] [-a attempts] [-j jobs] [-l lease] "
+	    "[-n max] [-t timeout] queue [--] cmd [arg ...]" },
+	{ "wait", cmd_wait, "q wait [-t timeout] queue" },
 	{ "sweep", cmd_sweep, "q sweep [-n] [queue ...]" },
 	{ "config", cmd_config, "q config queue [key [value]]" },
 };
@@ -49,6 +52,7 @@ int
 main(int argc, char *argv[])
 {
 	static char progname[32];
+	extern char **environ;
 	size_t i;
 
 	if (argc < 2)
@@ -69,8 +73,11 @@ main(int argc, char *argv[])
 	snprintf(progname, sizeof(progname), "q %s", commands[i].name);
 	setprogname(progname);
 	q_synopsis = commands[i].synopsis;
+	if (commands[i].fn == cmd_work)
+		setproctitle_init(argc, argv, environ);
 	/* a file size limit gives EFBIG, not a dead process */
 	(void)signal(SIGXFSZ, SIG_IGN);
 	optind = 0;
+	argv[1] = progname;	/* getopt's messages say "q put: ..." */
 	return commands[i].fn(argc - 1, argv + 1);
 }

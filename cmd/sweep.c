@@ -96,8 +96,13 @@ sweepall(int dryrun)
 
 	qdir = q_qdir();
 	if ((d = opendir(qdir)) == NULL) {
+		if (errno == ENOENT) {	/* no queue yet: nothing to do */
+			free(qdir);
+			return Q_OK;
+		}
+		warn("%s", qdir);
 		free(qdir);
-		return errno == ENOENT ? Q_OK : q_status(errno);
+		return q_status(errno);
 	}
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')

@@ -15,6 +15,7 @@ cmd_take(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "lease", required_argument, NULL, 'l' },
+		{ "wait", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -22,9 +23,12 @@ cmd_take(int argc, char *argv[])
 	struct spool_msg m;
 	struct spool *sp;
 	char token[SPOOL_NAME_MAX + 1];
+	struct q_notify n = { -1, 0 };
+	long long wait = 0, deadline, left;
 	int ch, r, status;
 
-	while ((ch = getopt_long(argc, argv, "+l:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+l:w:h", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			if ((status = q_duration("lease", optarg, &opt.lease)))
@@ -33,6 +37,10 @@ cmd_take(int argc, char *argv[])
 				warnx("invalid lease: %s (1s to 12h)", optarg);
 				return Q_DATAERR;
 			}
+			break;
+		case 'w':
+			if ((status = q_duration("wait", optarg, &wait)))
+				return status;
 			break;
 		case 'h':
 			return q_usage(1);
@@ -49,7 +57,14 @@ cmd_take(int argc, char *argv[])
 	if (opt.lease == 0)
 		opt.lease = spool_config(sp)->lease;
 	(void)signal(SIGPIPE, SIG_IGN);
-	r = spool_claim(sp, &opt, &m);
+	deadline = q_now_ms() + wait * 1000;
+	if (wait > 0)
+		(void)q_notify_open(&n, sp);
+	/* with -w: watch first, then look, so nothing slips in between */
+	while ((r = spool_claim(sp, &opt, &m)) == 0 &&
+	    (left = deadline - q_now_ms()) > 0)
+		q_notify_wait(&n, sp, left);
+	q_notify_close(&n);
 	if (r == -1) {
 		warn("%s", argv[0]);
 		status = q_status(errno);

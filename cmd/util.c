@@ -84,26 +84,54 @@ q_qdir(void)
 }
 
 /*
- * Open the queue named on the command line: a path if it has a '/',
- * otherwise a name under q_qdir().  Prints the error and returns the exit
- * status, or returns 0 with *spp set.
+ * The path of the queue named on the command line: itself if it has a
+ * '/', otherwise a name under q_qdir().  NULL (and a message) for a name
+ * that is no queue name.
+ */
+static char *
+qpath(const char *queue)
+{
+	char *dir, *path;
+
+	if (strchr(queue, '/') != NULL)
+		return q_join(queue, NULL);
+	if (queue[0] == '\0' || queue[0] == '.') {
+		warnx("%s: invalid queue name", queue);
+		return NULL;
+	}
+	dir = q_qdir();
+	path = q_join(dir, queue);
+	free(dir);
+	return path;
+}
+
+/* The absolute path of an open queue, for CMD's environment. */
+char *
+q_queuepath(const char *queue)
+{
+	char *path, *abs;
+
+	if ((path = qpath(queue)) == NULL)
+		err(Q_DATAERR, NULL);
+	if ((abs = realpath(path, NULL)) == NULL)
+		return path;
+	free(path);
+	return abs;
+}
+
+/*
+ * Open the queue named on the command line.  Prints the error and returns
+ * the exit status, or returns 0 with *spp set.
  */
 int
 q_open(const char *queue, int flags, struct spool **spp)
 {
-	char *path, *dir;
+	char *path;
 	int saved;
 
-	if (strchr(queue, '/') == NULL) {
-		if (queue[0] == '\0' || queue[0] == '.') {
-			warnx("%s: invalid queue name", queue);
-			return Q_DATAERR;
-		}
-		dir = q_qdir();
-		path = q_join(dir, queue);
-		free(dir);
-	} else
-		path = q_join(queue, NULL);
+	*spp = NULL;
+	if ((path = qpath(queue)) == NULL)
+		return Q_DATAERR;
 	*spp = spool_open(path, flags);
 	saved = errno;
 	free(path);

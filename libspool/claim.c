@@ -25,6 +25,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -171,7 +173,7 @@ spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 		errno = EINVAL;
 		return -1;
 	}
-	if (faccessat(sp->qfd, "paused", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+	if (spool_paused(sp))
 		return 0;
 	now = spool__now();
 	for (;;) {
@@ -187,6 +189,37 @@ spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 				return r;
 		}
 	}
+}
+
+int
+spool_paused(const struct spool *sp)
+{
+	return faccessat(sp->qfd, "paused", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int
+spool_ready(struct spool *sp)
+{
+	if (spool_paused(sp))
+		return 0;
+	if (scan(sp, spool__now()) == -1)
+		return -1;
+	return sp->ncand > 0;
+}
+
+long long
+spool_backoff(const struct spool *sp, unsigned attempt)
+{
+	long long d = sp->cfg.backoff;
+	unsigned i;
+
+	for (i = 1; i < attempt && d < sp->cfg.backoff_max; i++)
+		d *= 2;
+	if (d > sp->cfg.backoff_max)
+		d = sp->cfg.backoff_max;
+	if (d > 1)
+		d -= (long long)arc4random_uniform((uint32_t)(d / 2 + 1));
+	return d;
 }
 
 time_t

@@ -185,8 +185,11 @@ readconfig(struct spool *sp, char **text)
 	*text = NULL;
 	fd = openat(sp->qfd, "config", O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC);
-	if (fd == -1)
+	if (fd == -1) {
+		if (errno == ELOOP)	/* a symlink is no config file */
+			errno = EINVAL;
 		return errno == ENOENT ? 0 : -1;
+	}
 	if (fstat(fd, &st) == -1)
 		goto fail;
 	if (!S_ISREG(st.st_mode) || st.st_size >= CONFIG_MAX) {
@@ -301,9 +304,9 @@ spool_config_set(struct spool *sp, const char *key, const char *value)
 		errno = saved;
 		goto end;
 	}
+	sp->cfg = cfg;
 	if (spool__fsync_dir(sp->qfd) == -1)
 		goto end;
-	sp->cfg = cfg;
 	r = 0;
 end:
 	saved = errno;
@@ -401,7 +404,7 @@ spool_open(const char *path, int flags)
 {
 	struct spool *sp;
 	struct stat qst, st;
-	int i, made = 0, saved;
+	int i, made = 0, mk, saved;
 
 	if ((sp = calloc(1, sizeof(*sp))) == NULL)
 		return NULL;
@@ -415,9 +418,9 @@ spool_open(const char *path, int flags)
 	if (fstat(sp->qfd, &qst) == -1)
 		goto fail;
 	for (i = 0; i < SPOOL_NSTATES; i++) {
-		if ((flags & SPOOL_OPEN_CREATE) &&
-		    mkdirat(sp->qfd, statedirs[i], 0777) == 0)
-			made = 1;
+		mk = (flags & SPOOL_OPEN_CREATE) &&
+		    mkdirat(sp->qfd, statedirs[i], 0777) == 0;
+		made |= mk;
 		sp->dfd[i] = openat(sp->qfd, statedirs[i], O_RDONLY |
 		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sp->dfd[i] == -1) {
@@ -431,7 +434,11 @@ spool_open(const char *path, int flags)
 			errno = EXDEV;
 			goto fail;
 		}
-		if (made && fsync(sp->dfd[i]) == -1)
+		/* in a shared queue new state directories are shared too */
+		if (mk && (qst.st_mode & S_IWGRP) &&
+		    fchmod(sp->dfd[i], qst.st_mode & 07777) == -1)
+			goto fail;
+		if (mk && fsync(sp->dfd[i]) == -1)
 			goto fail;
 	}
 	if (made && fsync(sp->qfd) == -1)

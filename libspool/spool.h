@@ -138,9 +138,12 @@ enum spool_open_flags {
  * Open the queue at path.  With SPOOL_OPEN_CREATE a missing queue and its
  * missing parents are created (modes from the umask) and every directory
  * created is fsynced together with its parent.  Reads the queue's config.
- * Returns a handle, or NULL with errno: ENOENT (no such queue), ENOTDIR
- * (path or a state directory is not a directory, or is a symlink), EINVAL
- * (malformed config), EACCES, ENOMEM, or an I/O error.
+ * In a group-writable queue, state directories it creates get the
+ * queue directory's mode.  Returns a handle, or NULL with errno: ENOENT (no
+ * such queue), ENOTDIR (path or a state directory is not a directory, or is
+ * a symlink), EXDEV (a state directory on another file system), EINVAL
+ * (malformed config, or config not a regular file), EACCES, ENOMEM, or an
+ * I/O error.
  */
 struct spool *spool_open(const char *path, int flags);
 
@@ -154,7 +157,9 @@ const struct spool_config *spool_config(const struct spool *sp);
  * Set key to value in the queue's config file, keeping its other lines and
  * comments; the file is replaced atomically and durably.  Returns 0, or -1
  * with ENOENT (unknown key), EINVAL/ERANGE (bad value) or an I/O error;
- * on error the file is unchanged.
+ * on error the file is unchanged, except when the final fsync of the queue
+ * directory fails: then the new file is in place but may not survive a
+ * crash.
  */
 int	 spool_config_set(struct spool *sp, const char *key, const char *value);
 
@@ -248,6 +253,9 @@ struct spool_msg {
 int	 spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 	    struct spool_msg *m);
 
+/* Is the queue paused (a file named paused in it)?  Returns 1 or 0. */
+int	 spool_paused(const struct spool *sp);
+
 /*
  * Earliest due time of a delayed message seen by the last claim scan, or
  * 0 if none was seen.
@@ -293,6 +301,20 @@ int	 spool_fail(struct spool *sp, const char *ref);
 int	 spool_release(struct spool *sp, const char *ref, long long delay);
 int	 spool_touch(struct spool *sp, const char *ref, long long lease,
 	    char *newname);
+
+/*
+ * Delay before the next try of a message that failed on its attempt-th
+ * claim: the queue's backoff doubled for each earlier attempt, capped at
+ * backoff-max, then jittered down by up to a half so that a burst of
+ * failures does not come back all at once.  Never fails.
+ */
+long long spool_backoff(const struct spool *sp, unsigned attempt);
+
+/*
+ * Is a message ready to be claimed (not delayed, queue not paused)?
+ * Returns 1, 0, or -1 with errno.  Also updates spool_next_due().
+ */
+int	 spool_ready(struct spool *sp);
 
 /*
  * Housekeeping.

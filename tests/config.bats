@@ -77,3 +77,11 @@ OUT
 	run -64 q config
 	run -64 q config a b c d
 }
+
+@test "a config that is a symlink is malformed (65), never followed" {
+	q put -m x jobs >/dev/null
+	echo 'lease = 1m' >"$BATS_TEST_TMPDIR/elsewhere"
+	ln -s "$BATS_TEST_TMPDIR/elsewhere" "$(qpath jobs)/config"
+	run --separate-stderr -65 q config jobs
+	assert_equal "$stderr" "q config: jobs: malformed config"
+}

@@ -169,3 +169,12 @@ load helper
 	run stat -c %a "$QDIR/shared/new/$id"
 	assert_output 660
 }
+
+@test "in a shared group queue, put creates group-usable state directories" {
+	mkdir -p "$QDIR/shared"
+	chmod 2770 "$QDIR/shared"
+	umask 077
+	q put -m x shared >/dev/null
+	run stat -c %a "$QDIR/shared/new" "$QDIR/shared/cur" "$QDIR/shared/tmp"
+	assert_output $'2770\n2770\n2770'
+}

@@ -45,3 +45,8 @@ load helper
 	run --separate-stderr -74 sh -c 'q --version >/dev/full'
 	[[ $stderr == "q: stdout: No space left on device" ]]
 }
+
+@test "getopt's own messages carry the command's name" {
+	run --separate-stderr -64 q put --bogus jobs
+	[[ ${stderr%%$'\n'*} == "q put: unrecognized option '--bogus'" ]]
+}

@@ -126,3 +126,8 @@ setlease() {
 	run --separate-stderr -66 q sweep nosuch
 	assert_equal "$stderr" "q sweep: nosuch: no such queue"
 }
+
+@test "a QDIR that cannot be read is reported" {
+	QDIR=/etc/passwd run --separate-stderr -66 q sweep
+	assert_equal "$stderr" "q sweep: /etc/passwd: Not a directory"
+}

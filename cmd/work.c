@@ -1,0 +1,580 @@
+/*
+ * work.c - q work: the worker loop.
+ *
+ * Claims messages with SPOOL_CLAIM_LOCK (the flock is taken before the
+ * claim appears in cur/, and held until the message has left cur/) and
+ * runs CMD once per message with the message file itself on stdin, at most
+ * -j at a time.  The loop sleeps in ppoll() on a signalfd (SIGCHLD, SIGTERM,
+ * SIGINT) and, with -f, on inotify of new/; its timeout is the nearest of:
+ * a lease to renew (a third of the lease after the last renewal), a CMD to
+ * kill (-t), the earliest delayed message.  No polling.
+ *
+ * CMD's children get only stdin, stdout and stderr: every descriptor of the
+ * worker is close-on-exec and closefrom(3) drops what the worker inherited.
+ * Each CMD runs in its own process group, so -t and a second signal kill
+ * the whole job, and with PR_SET_PDEATHSIG, so a worker killed with
+ * SIGKILL takes its jobs with it: the sweeper that then returns the claims
+ * at once never leaves a job running twice.
+ */
+#define _GNU_SOURCE
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "banned.h"
+
+#define IDLE_SWEEP_MS	(60 * 1000)	/* -f: sweep at least this often */
+#define SWEEP_GAP_MS	(5 * 1000)	/* and at most this often when idle */
+
+struct job {
+	pid_t		 pid;		/* 0: slot free */
+	struct spool_msg m;
+	char		 token[SPOOL_NAME_MAX + 1];
+	long long	 start, renew, deadline;	/* q_now_ms() */
+	int		 lost, timedout, killed;
+};
+
+struct worker {
+	struct spool	*sp;
+	const char	*queue;
+	char		*qpath;
+	char		*cmd;		/* resolved CMD */
+	char		**argv;
+	long long	 lease, timeout, attempts, max;
+	int		 njobs, running, follow, quiet;
+	long long	 started;
+	int		 stopping;	/* signals received */
+	int		 killed_all;	/* a second signal killed the jobs */
+	long long	 lastsweep;	/* q_now_ms() */
+	int		 status;
+	struct job	*jobs;
+	struct q_notify	 notify;
+	pid_t		 self;
+};
+
+static void
+logmsg(struct worker *w, const struct job *j, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+logmsg(struct worker *w, const struct job *j, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	if (w->quiet)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	warnx("%s: %s: %s", w->queue, j->token, buf);
+}
+
+/*
+ * Find CMD as execvp(3) would, before anything is claimed: 127 if it is
+ * nowhere, 126 if it cannot be run.
+ */
+static int
+resolve(const char *cmd, char **out)
+{
+	const char *path, *p, *e;
+	struct stat st;
+	char *cand;
+	size_t len;
+	int denied = 0;
+
+	if (strchr(cmd, '/') != NULL) {
+		if (stat(cmd, &st) == -1) {
+			warn("%s", cmd);
+			return 127;
+		}
+		if (S_ISDIR(st.st_mode) || access(cmd, X_OK) == -1) {
+			warnx("%s: cannot execute", cmd);
+			return 126;
+		}
+		*out = q_join(cmd, NULL);
+		return 0;
+	}
+	if ((path = getenv("PATH")) == NULL)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path;; p = e + 1) {
+		e = strchr(p, ':');
+		len = e != NULL ? (size_t)(e - p) : strlen(p);
+		if ((cand = malloc(len + strlen(cmd) + 3)) == NULL)
+			err(Q_IOERR, NULL);
+		snprintf(cand, len + strlen(cmd) + 3, "%.*s%s%s", (int)len,
+		    len == 0 ? "." : p, "/", cmd);
+		if (len == 0)
+			snprintf(cand, strlen(cmd) + 3, "./%s", cmd);
+		if (stat(cand, &st) == 0 && !S_ISDIR(st.st_mode)) {
+			if (access(cand, X_OK) == 0) {
+				*out = cand;
+				return 0;
+			}
+			denied = 1;
+		}
+		free(cand);
+		if (e == NULL)
+			break;
+	}
+	if (denied) {
+		warnx("%s: cannot execute", cmd);
+		return 126;
+	}
+	warnx("%s: command not found", cmd);
+	return 127;
+}
+
+static void
+title(struct worker *w)
+{
+	setproctitle("%s: %d running, %lld done%s", w->queue, w->running,
+	    w->started - w->running, w->stopping ? ", stopping" : "");
+}
+
+/* In the child: set up and exec CMD.  Never returns. */
+static void
+child(struct worker *w, struct job *j, int body, const sigset_t *oldmask,
+    pid_t parent)
+{
+	char num[32];
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+		_exit(127);
+	(void)setpgid(0, 0);
+	(void)signal(SIGPIPE, SIG_DFL);
+	(void)signal(SIGXFSZ, SIG_DFL);
+	(void)sigprocmask(SIG_SETMASK, oldmask, NULL);
+	if (dup2(body, STDIN_FILENO) == -1)
+		_exit(127);
+	(void)fcntl(STDIN_FILENO, F_SETFL, 0);	/* drop O_NONBLOCK */
+	closefrom(3);
+	(void)setenv("Q_QUEUE", w->qpath, 1);
+	snprintf(num, sizeof(num), "%.*s", (int)j->m.n.idlen, j->m.n.name);
+	(void)setenv("Q_ID", num, 1);
+	snprintf(num, sizeof(num), "%u", j->m.n.attempts);
+	(void)setenv("Q_ATTEMPT", num, 1);
+	snprintf(num, sizeof(num), "%lld", (long long)j->m.n.sec);
+	(void)setenv("Q_ENQUEUED", num, 1);
+	execv(w->cmd, w->argv);
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+static int
+start(struct worker *w, struct job *j, const sigset_t *oldmask)
+{
+	int body;
+	pid_t pid, parent = getpid();
+
+	q_token(&j->m.n, j->token, sizeof(j->token));
+	/* a second open file: the child must not share the locked one */
+	if ((body = spool_open_msg(w->sp, SPOOL_CUR, &j->m.n)) == -1) {
+		warn("%s: %s", w->queue, j->token);
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		warn("fork");
+		(void)close(body);
+		return -1;
+	}
+	if (pid == 0)
+		child(w, j, body, oldmask, parent);
+	(void)setpgid(pid, pid);	/* no race with the child's own */
+	(void)close(body);
+	j->pid = pid;
+	j->start = q_now_ms();
+	j->renew = j->start + w->lease * 1000 / 3;
+	j->deadline = w->timeout > 0 ? j->start + w->timeout * 1000 : 0;
+	j->lost = j->timedout = j->killed = 0;
+	w->running++;
+	w->started++;
+	title(w);
+	return 0;
+}
+
+/* Give a message back for another try, or to failed/ when out of tries. */
+static void
+retry(struct worker *w, struct job *j, const char *why, int temporary)
+{
+	long long delay;
+	char d[32];
+
+	if (!temporary && (long long)j->m.n.attempts >= w->attempts) {
+		if (spool_fail(w->sp, j->m.n.name) == -1)
+			goto lost;
+		logmsg(w, j, "%s, out of attempts (%lld), moved to failed/",
+		    why, w->attempts);
+		return;
+	}
+	delay = w->killed_all ? 0 : spool_backoff(w->sp, j->m.n.attempts);
+	if (spool_release(w->sp, j->m.n.name, delay) == -1)
+		goto lost;
+	logmsg(w, j, "%s, released, retry in %s", why,
+	    spool_duration_format(delay, d, sizeof(d)));
+	return;
+lost:
+	logmsg(w, j, "%s, but %s", why, errno == ENOENT ?
+	    "the lease was lost" : strerror(errno));
+}
+
+/* CMD of job j ended with wait status ws: act on it. */
+static void
+finish(struct worker *w, struct job *j, int ws)
+{
+	char why[64];
+	int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+
+	if (j->timedout)
+		snprintf(why, sizeof(why), "timed out after %llds",
+		    w->timeout);
+	else if (WIFSIGNALED(ws))
+		snprintf(why, sizeof(why), "killed by signal %d",
+		    WTERMSIG(ws));
+	else
+		snprintf(why, sizeof(why), "exit %d", code);
+	if (j->lost)
+		logmsg(w, j, "%s, but the lease was lost: not acknowledged",
+		    why);
+	else if (code == 0 && !j->timedout) {
+		if (spool_ack(w->sp, j->m.n.name) == 0)
+			logmsg(w, j, "done");
+		else
+			logmsg(w, j, "exit 0, but %s", errno == ENOENT ?
+			    "the lease was lost: not acknowledged" :
+			    strerror(errno));
+	} else if (code == 100 && !j->timedout) {
+		if (spool_fail(w->sp, j->m.n.name) == 0)
+			logmsg(w, j, "exit 100, moved to failed/");
+		else
+			logmsg(w, j, "exit 100, but %s", errno == ENOENT ?
+			    "the lease was lost" : strerror(errno));
+	} else
+		retry(w, j, why, (code == 75 || code == 111) &&
+		    !j->timedout);
+	/* the lock goes only now that the message has left cur/ */
+	(void)close(j->m.fd);
+	j->pid = 0;
+	w->running--;
+	title(w);
+}
+
+static void
+reap(struct worker *w)
+{
+	pid_t pid;
+	int ws, i;
+
+	while ((pid = waitpid(-1, &ws, WNOHANG)) > 0)
+		for (i = 0; i < w->njobs; i++)
+			if (w->jobs[i].pid == pid) {
+				finish(w, &w->jobs[i], ws);
+				break;
+			}
+}
+
+/* Renew leases and enforce -t; returns ms until the next such event. */
+static long long
+timers(struct worker *w)
+{
+	long long now = q_now_ms(), next = -1;
+	char name[SPOOL_NAME_MAX + 1];
+	struct job *j;
+	int i;
+
+	for (i = 0; i < w->njobs; i++) {
+		j = &w->jobs[i];
+		if (j->pid == 0)
+			continue;
+		if (j->deadline != 0 && now >= j->deadline && !j->timedout) {
+			j->timedout = 1;
+			(void)kill(-j->pid, SIGKILL);
+		}
+		if (!j->lost && now >= j->renew) {
+			if (spool_touch(w->sp, j->m.n.name, w->lease,
+			    name) == 0)
+				(void)spool_name_parse(name, &j->m.n);
+			else {
+				j->lost = 1;
+				logmsg(w, j, "lease lost while running: %s",
+				    errno == ENOENT ? "claimed elsewhere" :
+				    strerror(errno));
+			}
+			j->renew = now + w->lease * 1000 / 3;
+		}
+		if (!j->lost && (next < 0 || j->renew - now < next))
+			next = j->renew - now;
+		if (j->deadline != 0 && !j->timedout &&
+		    (next < 0 || j->deadline - now < next))
+			next = j->deadline - now;
+	}
+	return next;
+}
+
+static void
+sweepreport(void *arg, enum spool_event ev, enum spool_state st,
+    const char *name, int errnum)
+{
+	struct worker *w = arg;
+
+	(void)st;
+	if (ev == SPOOL_EV_ERROR)
+		warnc(errnum, "%s: sweep: %s", w->queue, name);
+	else if (!w->quiet && (ev == SPOOL_EV_EXPIRED ||
+	    ev == SPOOL_EV_DEAD || ev == SPOOL_EV_EXHAUSTED))
+		warnx("%s: %s: %s", w->queue, name,
+		    ev == SPOOL_EV_EXPIRED ? "lease expired, returned" :
+		    ev == SPOOL_EV_DEAD ? "its worker is gone, returned" :
+		    "out of attempts, moved to failed/");
+}
+
+static void
+sweep(struct worker *w)
+{
+	w->lastsweep = q_now_ms();
+	if (spool_sweep(w->sp, 0, sweepreport, w) == -1)
+		warn("%s: sweep", w->queue);
+}
+
+/* Claim and start jobs while there are free slots.  Returns claims. */
+static int
+fill(struct worker *w, const sigset_t *oldmask, int *idle)
+{
+	struct spool_claimopt opt = { w->lease, SPOOL_CLAIM_LOCK, w->self };
+	int i, n = 0, r, swept = 0;
+
+	*idle = 0;
+	while (!w->stopping && w->running < w->njobs &&
+	    (w->max == 0 || w->started < w->max) && w->status == Q_OK) {
+		for (i = 0; w->jobs[i].pid != 0; i++)
+			;
+		r = spool_claim(w->sp, &opt, &w->jobs[i].m);
+		if (r == 0 && !swept &&
+		    q_now_ms() - w->lastsweep >= SWEEP_GAP_MS) {
+			/* nothing ready: sweep, and look once more */
+			sweep(w);
+			swept = 1;
+			continue;
+		}
+		if (r == 0) {
+			*idle = 1;
+			break;
+		}
+		if (r == -1) {
+			warn("%s: claim", w->queue);
+			w->status = q_status(errno);
+			break;
+		}
+		n++;
+		if (start(w, &w->jobs[i], oldmask) == -1) {
+			(void)spool_release(w->sp, w->jobs[i].m.n.name, 0);
+			(void)close(w->jobs[i].m.fd);
+			w->status = Q_IOERR;
+			break;
+		}
+	}
+	return n;
+}
+
+static void
+signalled(struct worker *w, int sfd)
+{
+	struct signalfd_siginfo si;
+	int i;
+
+	while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			continue;	/* reaped below */
+		if (w->stopping++ == 0) {
+			if (!w->quiet && w->running > 0)
+				warnx("%s: stopping, waiting for %d job%s",
+				    w->queue, w->running,
+				    w->running == 1 ? "" : "s");
+			title(w);
+			continue;
+		}
+		/* a second signal: kill the jobs, release their messages */
+		w->killed_all = 1;
+		for (i = 0; i < w->njobs; i++)
+			if (w->jobs[i].pid != 0)
+				(void)kill(-w->jobs[i].pid, SIGKILL);
+	}
+}
+
+static int
+loop(struct worker *w)
+{
+	sigset_t mask, oldmask;
+	struct pollfd pfd[2];
+	long long ms, t;
+	int sfd, idle, nfd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, &oldmask) == -1 ||
+	    (sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
+		warn("signals");
+		return Q_IOERR;
+	}
+	w->notify.fd = -1;
+	if (w->follow)
+		(void)q_notify_open(&w->notify, w->sp);
+	sweep(w);
+	for (;;) {
+		(void)fill(w, &oldmask, &idle);
+		if (w->running == 0 && (w->stopping || w->status != Q_OK ||
+		    (w->max != 0 && w->started >= w->max) ||
+		    (idle && !w->follow)))
+			break;
+		ms = timers(w);
+		if (w->follow && w->running < w->njobs && !w->stopping) {
+			t = q_notify_timeout(&w->notify, w->sp,
+			    IDLE_SWEEP_MS - (q_now_ms() - w->lastsweep));
+			if (t < 0)
+				t = 0;
+			if (ms < 0 || t < ms)
+				ms = t;
+		}
+		pfd[0].fd = sfd;
+		pfd[0].events = POLLIN;
+		nfd = 1;
+		if (w->follow && w->notify.fd != -1) {
+			pfd[1].fd = w->notify.fd;
+			pfd[1].events = POLLIN;
+			nfd = 2;
+		}
+		if (poll(pfd, (nfds_t)nfd, ms > INT_MAX ? INT_MAX : (int)ms) ==
+		    -1 && errno != EINTR) {
+			warn("poll");
+			w->status = Q_IOERR;
+		}
+		signalled(w, sfd);
+		reap(w);
+		if (nfd == 2)
+			q_notify_drain(&w->notify);
+		(void)timers(w);
+	}
+	q_notify_close(&w->notify);
+	(void)close(sfd);
+	return w->status;
+}
+
+int
+cmd_work(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "lease", required_argument, NULL, 'l' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "max", required_argument, NULL, 'n' },
+		{ "attempts", required_argument, NULL, 'a' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct worker w;
+	const char *errstr;
+	int ch, status;
+
+	memset(&w, 0, sizeof(w));
+	w.njobs = 1;
+	while ((ch = getopt_long(argc, argv, "+j:l:t:n:a:fqh", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			w.njobs = (int)strtonum(optarg, 1, 1024, &errstr);
+			if (errstr != NULL) {
+				warnx("invalid number of jobs: %s", optarg);
+				return Q_DATAERR;
+			}
+			break;
+		case 'l':
+			if ((status = q_duration("lease", optarg, &w.lease)))
+				return status;
+			if (w.lease < 1 || w.lease > SPOOL_LEASE_MAX) {
+				warnx("invalid lease: %s (1s to 12h)", optarg);
+				return Q_DATAERR;
+			}
+			break;
+		case 't':
+			if ((status = q_duration("timeout", optarg,
+			    &w.timeout)))
+				return status;
+			break;
+		case 'n':
+			w.max = strtonum(optarg, 1, LLONG_MAX, &errstr);
+			if (errstr != NULL) {
+				warnx("invalid maximum: %s", optarg);
+				return Q_DATAERR;
+			}
+			break;
+		case 'a':
+			w.attempts = strtonum(optarg, 1, 1000000, &errstr);
+			if (errstr != NULL) {
+				warnx("invalid attempts: %s", optarg);
+				return Q_DATAERR;
+			}
+			break;
+		case 'f':
+			w.follow = 1;
+			break;
+		case 'q':
+			w.quiet = 1;
+			break;
+		case 'h':
+			return q_usage(1);
+		default:
+			return q_usage(0);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc >= 2 && strcmp(argv[1], "--") == 0) {
+		argv[1] = argv[0];
+		argc--;
+		argv++;
+	}
+	if (argc < 2)
+		return q_usage(0);
+	w.queue = argv[0];
+	w.argv = argv + 1;
+	if ((status = resolve(argv[1], &w.cmd)) != 0)
+		return status;
+	if ((status = q_open(w.queue, 0, &w.sp)) != Q_OK) {
+		free(w.cmd);
+		return status;
+	}
+	w.qpath = q_queuepath(w.queue);
+	if (w.lease == 0)
+		w.lease = spool_config(w.sp)->lease;
+	if (w.attempts == 0)
+		w.attempts = spool_config(w.sp)->attempts;
+	if ((w.jobs = calloc((size_t)w.njobs, sizeof(*w.jobs))) == NULL)
+		err(Q_IOERR, NULL);
+	w.self = getpid();
+	(void)signal(SIGPIPE, SIG_IGN);
+	title(&w);
+	status = loop(&w);
+	spool_close(w.sp);
+	free(w.jobs);
+	free(w.qpath);
+	free(w.cmd);
+	return status;
+}
