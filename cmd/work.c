@@ -214,7 +214,8 @@ retry(struct worker *w, struct job *j, const char *why, int temporary)
 	long long delay;
 	char d[32];
 
-	if (!temporary && (long long)j->m.n.attempts >= w->attempts) {
+	if (!temporary && !w->killed_all &&
+	    (long long)j->m.n.attempts >= w->attempts) {
 		if (spool_fail(w->sp, j->m.n.name) == -1)
 			goto lost;
 		logmsg(w, j, "%s, out of attempts (%lld), moved to failed/",
