@@ -25,12 +25,13 @@ QCFLAGS = $(WARN) $(QCPPFLAGS) $(BSD_CFLAGS) $(CFLAGS)
 HDR = libspool/spool.h libspool/internal.h libspool/banned.h cmd/cmd.h
 
 LIBOBJ = libspool/name.o libspool/io.o libspool/queue.o libspool/put.o \
-	libspool/claim.o libspool/move.o libspool/sweep.o
+	libspool/claim.o libspool/move.o libspool/sweep.o libspool/admin.o
 LIBPIC = $(LIBOBJ:.o=.pic.o)
 
 CMDOBJ = cmd/q.o cmd/util.o cmd/put.o cmd/take.o cmd/cat.o cmd/ack.o \
 	cmd/release.o cmd/fail.o cmd/touch.o cmd/sweep.o cmd/config.o \
-	cmd/work.o cmd/wait.o cmd/notify.o
+	cmd/work.o cmd/wait.o cmd/notify.o cmd/ls.o cmd/stat.o cmd/retry.o \
+	cmd/replay.o cmd/purge.o cmd/rm.o cmd/pause.o cmd/resume.o
 
 UNIT = tests/unit/test_name
 

@@ -21,6 +21,14 @@
 int	 cmd_ack(int, char *[]);
 int	 cmd_cat(int, char *[]);
 int	 cmd_config(int, char *[]);
+int	 cmd_ls(int, char *[]);
+int	 cmd_pause(int, char *[]);
+int	 cmd_purge(int, char *[]);
+int	 cmd_replay(int, char *[]);
+int	 cmd_resume(int, char *[]);
+int	 cmd_retry(int, char *[]);
+int	 cmd_rm(int, char *[]);
+int	 cmd_stat(int, char *[]);
 int	 cmd_fail(int, char *[]);
 int	 cmd_put(int, char *[]);
 int	 cmd_release(int, char *[]);
@@ -49,6 +57,13 @@ int	 q_checkrefs(const char *queue, int n, char *refs[]);
 typedef int q_refop(struct spool *sp, const char *ref, void *arg);
 int	 q_each(int argc, char *argv[], q_refop *fn, void *arg,
 	    const char *enoent);
+
+typedef int q_queueop(const char *queue, struct spool *sp, void *arg);
+int	 q_allqueues(q_queueop *fn, void *arg);
+int	 q_onequeue(const char *queue, q_queueop *fn, void *arg);
+void	 q_json_string(const char *s);
+char	*q_human(long long secs, char *buf, size_t len);
+int	 q_state(const char *s);
 
 /* notify.c */
 struct q_notify {

@@ -28,6 +28,14 @@ static const struct command {
 	    "[-n max] [-t timeout] queue [--] cmd [arg ...]" },
 	{ "wait", cmd_wait, "q wait [-t timeout] queue" },
 	{ "sweep", cmd_sweep, "q sweep [-n] [queue ...]" },
+	{ "ls", cmd_ls, "q ls [-s state] [-l] [-0] [--json] queue" },
+	{ "stat", cmd_stat, "q stat [--json] [queue ...]" },
+	{ "retry", cmd_retry, "q retry queue [id ... | -a]" },
+	{ "replay", cmd_replay, "q replay [-s since] queue [id ...]" },
+	{ "purge", cmd_purge, "q purge [-s state] [-o age] queue" },
+	{ "rm", cmd_rm, "q rm queue id ..." },
+	{ "pause", cmd_pause, "q pause queue" },
+	{ "resume", cmd_resume, "q resume queue" },
 	{ "config", cmd_config, "q config queue [key [value]]" },
 };
 

@@ -1,9 +1,6 @@
 /*
  * sweep.c - q sweep: housekeeping of one queue, some, or all of $QDIR.
  */
-#include <sys/stat.h>
-
-#include <dirent.h>
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
@@ -63,57 +60,16 @@ report(void *arg, enum spool_event ev, enum spool_state st, const char *name,
 }
 
 static int
-sweep(const char *queue, int dryrun, int quiet_missing)
+sweep(const char *queue, struct spool *sp, void *arg)
 {
-	struct ctx c = { queue, dryrun, Q_OK };
-	struct spool *sp;
-	int status;
+	struct ctx c = { queue, *(int *)arg, Q_OK };
 
-	if (quiet_missing) {
-		/* in $QDIR: what is not a queue is not our business */
-		if ((sp = spool_open(queue, 0)) == NULL)
-			return errno == ENOENT || errno == ENOTDIR ? Q_OK :
-			    q_open(queue, 0, &sp);
-	} else if ((status = q_open(queue, 0, &sp)) != Q_OK)
-		return status;
-	if (spool_sweep(sp, dryrun ? SPOOL_SWEEP_DRYRUN : 0, report,
+	if (spool_sweep(sp, c.dryrun ? SPOOL_SWEEP_DRYRUN : 0, report,
 	    &c) == -1) {
 		warn("%s", queue);
 		c.status = q_worse(c.status, q_status(errno));
 	}
-	spool_close(sp);
 	return c.status;
-}
-
-/* Sweep every queue under $QDIR. */
-static int
-sweepall(int dryrun)
-{
-	struct dirent *de;
-	char *qdir, *path;
-	DIR *d;
-	int status = Q_OK;
-
-	qdir = q_qdir();
-	if ((d = opendir(qdir)) == NULL) {
-		if (errno == ENOENT) {	/* no queue yet: nothing to do */
-			free(qdir);
-			return Q_OK;
-		}
-		warn("%s", qdir);
-		free(qdir);
-		return q_status(errno);
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		path = q_join(qdir, de->d_name);
-		status = q_worse(status, sweep(path, dryrun, 1));
-		free(path);
-	}
-	(void)closedir(d);
-	free(qdir);
-	return status;
 }
 
 int
@@ -140,8 +96,8 @@ cmd_sweep(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	if (argc == 0)
-		status = sweepall(dryrun);
+		status = q_allqueues(sweep, &dryrun);
 	for (i = 0; i < argc; i++)
-		status = q_worse(status, sweep(argv[i], dryrun, 0));
+		status = q_worse(status, q_onequeue(argv[i], sweep, &dryrun));
 	return q_finish(status);
 }

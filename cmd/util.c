@@ -3,6 +3,7 @@
  * from errno to exit status, queue lookup under $QDIR, and the final check
  * of stdout.
  */
+#include <dirent.h>
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
@@ -34,6 +35,7 @@ q_status(int errnum)
 		return Q_DATAERR;
 	case ENOENT:
 	case ENOTDIR:
+	case EBUSY:
 		return Q_NOINPUT;
 	case EAGAIN:
 		return Q_TEMPFAIL;
@@ -186,6 +188,10 @@ q_referr(struct spool *sp, const char *queue, const char *ref, int errnum,
 	case EXDEV:
 		warnx("%s: %s: not a message of this queue", queue, ref);
 		break;
+	case EBUSY:
+		warnx("%s: %s: claimed; ack, release or fail it first", queue,
+		    ref);
+		break;
 	case ENOENT:
 		/* is the ID anywhere in the queue? */
 		base = strrchr(ref, '/');
@@ -282,4 +288,105 @@ q_noopts(int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1)
 		return ch == 'h' ? q_usage(1) : q_usage(0);
 	return -1;
+}
+
+/* s as a JSON string; bytes outside printable ASCII as \u00XX. */
+void
+q_json_string(const char *s)
+{
+	const unsigned char *p;
+
+	putchar('"');
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20 || *p >= 0x7f)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+/* An age or time left for people: the largest whole unit. */
+char *
+q_human(long long secs, char *buf, size_t len)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs >= 86400)
+		snprintf(buf, len, "%lldd", secs / 86400);
+	else if (secs >= 3600)
+		snprintf(buf, len, "%lldh", secs / 3600);
+	else if (secs >= 60)
+		snprintf(buf, len, "%lldm", secs / 60);
+	else
+		snprintf(buf, len, "%llds", secs);
+	return buf;
+}
+
+/* "new", "cur", "done" or "failed" to a state; -1 if none of them. */
+int
+q_state(const char *s)
+{
+	int st;
+
+	for (st = SPOOL_NEW; st < SPOOL_NSTATES; st++)
+		if (strcmp(s, spool_state_name((enum spool_state)st)) == 0)
+			return st;
+	warnx("invalid state: %s", s);
+	return -1;
+}
+
+/*
+ * Call fn for every queue under $QDIR, in directory order, with its name
+ * and its open handle.  Entries that are not queues are skipped silently;
+ * a queue that cannot be opened is reported.  Returns the first failure.
+ */
+int
+q_allqueues(q_queueop *fn, void *arg)
+{
+	struct dirent *de;
+	struct spool *sp;
+	char *qdir, *path;
+	DIR *d;
+	int status = Q_OK;
+
+	qdir = q_qdir();
+	if ((d = opendir(qdir)) == NULL) {
+		if (errno != ENOENT) {	/* no queue yet: nothing to do */
+			warn("%s", qdir);
+			status = q_status(errno);
+		}
+		free(qdir);
+		return status;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		path = q_join(qdir, de->d_name);
+		if ((sp = spool_open(path, 0)) != NULL) {
+			status = q_worse(status, fn(de->d_name, sp, arg));
+			spool_close(sp);
+		} else if (errno != ENOENT && errno != ENOTDIR)
+			status = q_worse(status, q_open(path, 0, &sp));
+		free(path);
+	}
+	(void)closedir(d);
+	free(qdir);
+	return status;
+}
+
+/* Call fn for the queue named queue. */
+int
+q_onequeue(const char *queue, q_queueop *fn, void *arg)
+{
+	struct spool *sp;
+	int status;
+
+	if ((status = q_open(queue, 0, &sp)) != Q_OK)
+		return status;
+	status = fn(queue, sp, arg);
+	spool_close(sp);
+	return status;
 }

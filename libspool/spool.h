@@ -16,6 +16,7 @@
 #define SPOOL_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -350,5 +351,88 @@ enum spool_sweep_flags {
  */
 int	 spool_sweep(struct spool *sp, unsigned flags, spool_report_fn *report,
 	    void *arg);
+
+/*
+ * Inspection and administration.
+ */
+
+enum spool_each_flags {
+	SPOOL_EACH_STAT = 1 << 0	/* fill spool_entry.st (lstat) */
+};
+
+struct spool_entry {
+	enum spool_state state;
+	const char	*name;		/* file name as found */
+	int		 foreign;	/* not a message: n is unset */
+	struct spool_name n;		/* parsed name of a message */
+	struct stat	 sb;		/* with SPOOL_EACH_STAT */
+};
+
+/*
+ * Call fn for every entry of the state directories in mask (1 << st),
+ * state by state in directory order, never sorting, never opening a file:
+ * memory stays bounded whatever the queue's size.  Dot files are skipped;
+ * foreign entries are passed with foreign set.  fn returns 0 to go on, or
+ * anything else to stop, which spool_each() then returns.  Returns 0, or
+ * -1 with errno if a directory cannot be read.
+ */
+typedef int spool_each_fn(void *arg, const struct spool_entry *e);
+int	 spool_each(struct spool *sp, unsigned mask, unsigned flags,
+	    spool_each_fn *fn, void *arg);
+
+#define SPOOL_AGE_BUCKETS	8
+
+/* Ready-message age buckets: up to 1m, 5m, 15m, 1h, 4h, 1d, 7d, older. */
+extern const long long spool_age_limits[SPOOL_AGE_BUCKETS];
+
+struct spool_stats {
+	unsigned long long count[SPOOL_NSTATES];	/* messages */
+	unsigned long long bytes[SPOOL_NSTATES];
+	unsigned long long delayed;	/* of new/: not yet due */
+	unsigned long long expired;	/* of cur/: lease passed or forged */
+	unsigned long long foreign;	/* in new/ cur/ done/ failed/ */
+	long long	 oldest;	/* age of the oldest ready message, s */
+	unsigned long long ages[SPOOL_AGE_BUCKETS];	/* ready, by age */
+	int		 paused;
+};
+
+/*
+ * Count messages and bytes per state, delayed and expired ones, foreign
+ * files, and the ages of ready messages.  Returns 0, or -1 with errno.
+ */
+int	 spool_stats(struct spool *sp, struct spool_stats *out);
+
+/*
+ * spool_retry: a failed/ message back to new/, attempts reset.
+ * spool_replay: a done/ message back to new/, attempts reset.
+ * spool_remove: delete a message from new/, done/ or failed/.
+ * ref as for spool_find().  Return 0, or -1 with ENOENT (no such message
+ * in that state), EBUSY (spool_remove: it is claimed), EINVAL, EXDEV, or
+ * an I/O error (nothing changed).
+ */
+int	 spool_retry(struct spool *sp, const char *ref);
+int	 spool_replay(struct spool *sp, const char *ref);
+int	 spool_remove(struct spool *sp, const char *ref);
+
+/*
+ * spool_retry_all: every failed/ message back to new/.
+ * spool_replay_since: every done/ message acknowledged at or after since
+ * (Unix time, by the ctime the rename into done/ set) back to new/.
+ * spool_purge: delete every message of st (SPOOL_DONE or SPOOL_FAILED) that
+ * has been there at least age seconds.
+ * Each returns the number of messages acted on, or -1 with errno (EINVAL
+ * for another state); a message moved by somebody else meanwhile is
+ * skipped, not an error.
+ */
+long long spool_retry_all(struct spool *sp);
+long long spool_replay_since(struct spool *sp, time_t since);
+long long spool_purge(struct spool *sp, enum spool_state st, long long age);
+
+/*
+ * Pause (on) or resume (!on) claiming: a file named paused in the queue,
+ * made durable.  put still works; spool_claim() finds nothing.  Returns 0
+ * (also when already in that state), or -1 with errno.
+ */
+int	 spool_pause(struct spool *sp, int on);
 
 #endif /* SPOOL_H */

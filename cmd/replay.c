@@ -1,0 +1,75 @@
+/*
+ * replay.c - q replay: processed messages back to new/ to do them again.
+ */
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "cmd.h"
+#include "banned.h"
+
+static int
+replay(struct spool *sp, const char *ref, void *arg)
+{
+	(void)arg;
+	return spool_replay(sp, ref);
+}
+
+static int
+since(const char *queue, struct spool *sp, void *arg)
+{
+	long long n;
+
+	if ((n = spool_replay_since(sp, *(time_t *)arg)) == -1) {
+		warn("%s", queue);
+		return q_status(errno);
+	}
+	return Q_OK;
+}
+
+int
+cmd_replay(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "since", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *errstr;
+	long long d;
+	time_t t = 0;
+	int ch, status, sflag = 0;
+
+	while ((ch = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			/* a duration ago, or @UNIXTIME as in date(1) */
+			sflag = 1;
+			if (optarg[0] == '@') {
+				t = (time_t)strtonum(optarg + 1, 0,
+				    99999999999LL, &errstr);
+				if (errstr == NULL)
+					break;
+				warnx("invalid time: %s", optarg);
+				return Q_DATAERR;
+			}
+			if ((status = q_duration("duration", optarg, &d)))
+				return status;
+			t = time(NULL) - (time_t)d;
+			break;
+		case 'h':
+			return q_usage(1);
+		default:
+			return q_usage(0);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (sflag && argc == 1)
+		return q_finish(q_onequeue(argv[0], since, &t));
+	if (sflag || argc < 2)
+		return q_usage(0);
+	return q_each(argc, argv, replay, NULL, "not in done/");
+}

@@ -1,0 +1,64 @@
+/*
+ * retry.c - q retry: failed messages back to new/, attempts reset.
+ */
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "banned.h"
+
+static int
+retry(struct spool *sp, const char *ref, void *arg)
+{
+	(void)arg;
+	return spool_retry(sp, ref);
+}
+
+static int
+all(const char *queue, struct spool *sp, void *arg)
+{
+	(void)arg;
+	if (spool_retry_all(sp) == -1) {
+		warn("%s", queue);
+		return q_status(errno);
+	}
+	return Q_OK;
+}
+
+int
+cmd_retry(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch, aflag = 0;
+
+	while ((ch = getopt_long(argc, argv, "+ah", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			aflag = 1;
+			break;
+		case 'h':
+			return q_usage(1);
+		default:
+			return q_usage(0);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	/* the synopsis puts -a after the queue, where getopt has stopped */
+	if (argc == 2 && (strcmp(argv[1], "-a") == 0 ||
+	    strcmp(argv[1], "--all") == 0)) {
+		aflag = 1;
+		argc = 1;
+	}
+	if (aflag && argc == 1)
+		return q_finish(q_onequeue(argv[0], all, NULL));
+	if (aflag || argc < 2)
+		return q_usage(0);
+	return q_each(argc, argv, retry, NULL, "not in failed/");
+}
