@@ -19,8 +19,8 @@ static const char *const buckets[SPOOL_AGE_BUCKETS] = {
 static char *
 bytes(unsigned long long n, char *buf, size_t len)
 {
-	/* at most 5 characters: "999B", "4.9K", "12M" */
-	if (humanize_number(buf, len < 6 ? len : 6, (int64_t)n, "",
+	/* at most 4 characters: "999B", "4.9K", "12M" */
+	if (humanize_number(buf, len < 5 ? len : 5, (int64_t)n, "",
 	    HN_AUTOSCALE, HN_DECIMAL | HN_NOSPACE | HN_B) == -1)
 		snprintf(buf, len, "%lluB", n);
 	return buf;
