@@ -18,6 +18,9 @@ struct cand {
 struct spool {
 	int		 qfd;			/* the queue directory */
 	int		 dfd[SPOOL_NSTATES];	/* its state directories */
+	int		 kfd;			/* keys/, once needed */
+	dev_t		 dev;			/* the queue's file system */
+	mode_t		 qmode;			/* mode of the queue directory */
 	mode_t		 fmode;			/* mode of message files */
 	int		 shared;		/* group-writable queue */
 	int		 norename2;		/* renameat2 unsupported */
@@ -49,6 +52,9 @@ int	 spool__find(struct spool *sp, const struct spool_name *r,
 	    unsigned mask, struct spool_name *out, enum spool_state *st);
 
 /* queue.c */
+struct spool *spool__openat(int dfd, const char *path, int flags);
+int	 spool__subdir(struct spool *sp, const char *name, int create,
+	    int *made);
 DIR	*spool__opendir(struct spool *sp, enum spool_state st);
 int	 spool__is_regular(int dfd, const struct dirent *de);
 int	 spool__valid_in(enum spool_state st, const struct spool_name *n);

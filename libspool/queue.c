@@ -399,52 +399,76 @@ gethost(char *buf)
 	buf[i] = '\0';
 }
 
+/*
+ * Open (with create, make first) the directory name of the queue, refusing
+ * a symlink and a directory on another file system.  A directory made in a
+ * group-writable queue gets the queue's mode, and is fsynced; *made tells.
+ */
+int
+spool__subdir(struct spool *sp, const char *name, int create, int *made)
+{
+	struct stat st;
+	int fd, mk, saved;
+
+	mk = create && mkdirat(sp->qfd, name, 0777) == 0;
+	fd = openat(sp->qfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ELOOP)
+			errno = ENOTDIR;
+		return -1;
+	}
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (st.st_dev != sp->dev) {
+		errno = EXDEV;
+		goto fail;
+	}
+	/* in a shared queue new directories are shared too */
+	if (mk && sp->shared && fchmod(fd, sp->qmode) == -1)
+		goto fail;
+	if (mk && fsync(fd) == -1)
+		goto fail;
+	if (made != NULL)
+		*made |= mk;
+	return fd;
+fail:
+	saved = errno;
+	(void)close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* Open the queue path, relative to dfd, with every state directory. */
 struct spool *
-spool_open(const char *path, int flags)
+spool__openat(int dfd, const char *path, int flags)
 {
 	struct spool *sp;
-	struct stat qst, st;
-	int i, made = 0, mk, saved;
+	struct stat qst;
+	int i, made = 0, saved;
 
 	if ((sp = calloc(1, sizeof(*sp))) == NULL)
 		return NULL;
-	sp->qfd = -1;
+	sp->qfd = sp->kfd = -1;
 	for (i = 0; i < SPOOL_NSTATES; i++)
 		sp->dfd[i] = -1;
 	if ((flags & SPOOL_OPEN_CREATE) && mkpath(path) == -1)
 		goto fail;
-	if ((sp->qfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((sp->qfd = openat(dfd, path, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
 		goto fail;
 	if (fstat(sp->qfd, &qst) == -1)
 		goto fail;
-	for (i = 0; i < SPOOL_NSTATES; i++) {
-		mk = (flags & SPOOL_OPEN_CREATE) &&
-		    mkdirat(sp->qfd, statedirs[i], 0777) == 0;
-		made |= mk;
-		sp->dfd[i] = openat(sp->qfd, statedirs[i], O_RDONLY |
-		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sp->dfd[i] == -1) {
-			if (errno == ELOOP)
-				errno = ENOTDIR;
-			goto fail;
-		}
-		if (fstat(sp->dfd[i], &st) == -1)
-			goto fail;
-		if (st.st_dev != qst.st_dev) {
-			errno = EXDEV;
-			goto fail;
-		}
-		/* in a shared queue new state directories are shared too */
-		if (mk && (qst.st_mode & S_IWGRP) &&
-		    fchmod(sp->dfd[i], qst.st_mode & 07777) == -1)
-			goto fail;
-		if (mk && fsync(sp->dfd[i]) == -1)
-			goto fail;
-	}
-	if (made && fsync(sp->qfd) == -1)
-		goto fail;
+	sp->dev = qst.st_dev;
+	sp->qmode = qst.st_mode & 07777;
 	sp->fmode = qst.st_mode & 0666;
 	sp->shared = (qst.st_mode & S_IWGRP) != 0;
+	for (i = 0; i < SPOOL_NSTATES; i++)
+		if ((sp->dfd[i] = spool__subdir(sp, statedirs[i],
+		    flags & SPOOL_OPEN_CREATE, &made)) == -1)
+			goto fail;
+	if (made && fsync(sp->qfd) == -1)
+		goto fail;
 	gethost(sp->host);
 	if (spool__config_read(sp) == -1)
 		goto fail;
@@ -454,6 +478,12 @@ fail:
 	spool_close(sp);
 	errno = saved;
 	return NULL;
+}
+
+struct spool *
+spool_open(const char *path, int flags)
+{
+	return spool__openat(AT_FDCWD, path, flags);
 }
 
 void
@@ -466,6 +496,8 @@ spool_close(struct spool *sp)
 	for (i = 0; i < SPOOL_NSTATES; i++)
 		if (sp->dfd[i] != -1)
 			(void)close(sp->dfd[i]);
+	if (sp->kfd != -1)
+		(void)close(sp->kfd);
 	if (sp->qfd != -1)
 		(void)close(sp->qfd);
 	free(sp);

@@ -96,5 +96,5 @@ load helper
 
 @test "take -h prints the usage on stdout" {
 	run --separate-stderr -0 q take -h
-	assert_output "usage: q take [-l lease] queue"
+	assert_output "usage: q take [-l lease] [-w wait] queue"
 }
