@@ -16,7 +16,7 @@ CC = cc
 CFLAGS = -O2 -g
 LDFLAGS =
 BSD_CFLAGS = `pkg-config --cflags libbsd-overlay`
-BSD_LIBS = `pkg-config --libs libbsd-overlay`
+BSD_LIBS = `pkg-config --libs libbsd-overlay libmd`
 WARN = -std=c99 -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes
 QCPPFLAGS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-DLIBBSD_OPENBSD_VIS -Ilibspool
@@ -25,13 +25,15 @@ QCFLAGS = $(WARN) $(QCPPFLAGS) $(BSD_CFLAGS) $(CFLAGS)
 HDR = libspool/spool.h libspool/internal.h libspool/banned.h cmd/cmd.h
 
 LIBOBJ = libspool/name.o libspool/io.o libspool/queue.o libspool/put.o \
-	libspool/claim.o libspool/move.o libspool/sweep.o libspool/admin.o
+	libspool/claim.o libspool/move.o libspool/sweep.o libspool/admin.o \
+	libspool/keys.o libspool/topic.o
 LIBPIC = $(LIBOBJ:.o=.pic.o)
 
 CMDOBJ = cmd/q.o cmd/util.o cmd/put.o cmd/take.o cmd/cat.o cmd/ack.o \
 	cmd/release.o cmd/fail.o cmd/touch.o cmd/sweep.o cmd/config.o \
 	cmd/work.o cmd/wait.o cmd/notify.o cmd/ls.o cmd/stat.o cmd/retry.o \
-	cmd/replay.o cmd/purge.o cmd/rm.o cmd/pause.o cmd/resume.o
+	cmd/replay.o cmd/purge.o cmd/rm.o cmd/pause.o cmd/resume.o \
+	cmd/sub.o cmd/unsub.o
 
 UNIT = tests/unit/test_name
 
@@ -69,7 +71,7 @@ libspool.pc: Makefile
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' \
 		'includedir=$(INCDIR)' '' 'Name: libspool' \
 		'Description: spool queue library behind q(1)' \
-		'Version: $(VERSION)' 'Requires.private: libbsd' \
+		'Version: $(VERSION)' 'Requires.private: libbsd libmd' \
 		'Libs: -L$${libdir} -lspool' 'Cflags: -I$${includedir}' > $@
 
 test check: all $(UNIT)

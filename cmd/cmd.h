@@ -34,7 +34,9 @@ int	 cmd_put(int, char *[]);
 int	 cmd_release(int, char *[]);
 int	 cmd_sweep(int, char *[]);
 int	 cmd_take(int, char *[]);
+int	 cmd_sub(int, char *[]);
 int	 cmd_touch(int, char *[]);
+int	 cmd_unsub(int, char *[]);
 int	 cmd_wait(int, char *[]);
 int	 cmd_work(int, char *[]);
 
@@ -62,6 +64,7 @@ typedef int q_queueop(const char *queue, struct spool *sp, void *arg);
 int	 q_allqueues(q_queueop *fn, void *arg);
 int	 q_onequeue(const char *queue, q_queueop *fn, void *arg);
 void	 q_json_string(const char *s);
+const char *q_subname(const char *queue);
 char	*q_human(long long secs, char *buf, size_t len);
 int	 q_state(const char *s);
 

@@ -4,6 +4,7 @@
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +107,7 @@ cmd_ls(int argc, char *argv[])
 	};
 	struct ctx c = { TEXT, NULL, 0 };
 	struct spool *sp;
-	char *path;
+	char *path, vpath[4 * PATH_MAX + 1];
 	unsigned mask = ~0U;
 	int ch, st, status, nfmt = 0;
 
@@ -139,7 +140,10 @@ cmd_ls(int argc, char *argv[])
 		return q_usage(0);
 	if ((status = q_open(argv[0], 0, &sp)) != Q_OK)
 		return status;
-	c.path = path = q_queuepath(argv[0]);
+	path = q_queuepath(argv[0]);
+	strnvis(vpath, path, sizeof(vpath), VIS_WHITE | VIS_CSTYLE |
+	    VIS_GLOB);
+	c.path = c.fmt == NUL ? path : vpath;
 	c.now = time(NULL);
 	if (spool_each(sp, mask, SPOOL_EACH_STAT, show, &c) == -1) {
 		warn("%s", argv[0]);

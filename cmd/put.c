@@ -75,8 +75,9 @@ enqueue(const char *queue, const struct spool_putopt *opt,
 {
 	struct spool_batch *b = NULL;
 	struct spool *sp = NULL;
+	const char *sub;
 	char *buf;
-	int *fds, status = Q_OK;
+	int *fds, e, status = Q_OK;
 	size_t i, n;
 
 	if ((fds = reallocarray(NULL, (size_t)nfiles + 1, sizeof(*fds))) ==
@@ -118,16 +119,29 @@ enqueue(const char *queue, const struct spool_putopt *opt,
 	(void)signal(SIGPIPE, SIG_IGN);
 	n = spool_batch_count(b);
 	if (spool_batch_commit(b) == -1) {
-		warn("%s: %zu of %zu messages not enqueued", queue,
-		    n - spool_batch_count(b), n);
+		if (spool_batch_count(b) == n)
+			warn("%s: enqueued, but the key was not recorded",
+			    queue);
+		else
+			warn("%s: %zu of %zu messages not enqueued", queue,
+			    n - spool_batch_count(b), n);
 		status = q_status(errno);
+	}
+	for (i = 0; (sub = spool_batch_suberror(b, i, &e)) != NULL; i++) {
+		if (e == ENOTDIR || e == ENOENT)
+			warnx("%s: subs/%s: not a queue, skipped", queue, sub);
+		else
+			warnc(e, "%s: subs/%s", queue, sub);
+		status = q_worse(status, e == ENOTDIR ? Q_NOINPUT :
+		    q_status(e));
 	}
 	for (i = 0; i < spool_batch_count(b); i++)
 		printf("%s\n", spool_batch_id(b, i));
 	if (fflush(stdout) == EOF || ferror(stdout)) {
-		warn("stdout: %zu message%s enqueued all the same",
-		    spool_batch_count(b), spool_batch_count(b) == 1 ? " was" :
-		    "s were");
+		n = spool_batch_count(b);
+		warn("%s: stdout: enqueued all the same: %s%s", queue,
+		    n > 0 ? spool_batch_id(b, 0) : "nothing",
+		    n > 1 ? " and the messages after it" : "");
 		status = q_worse(status, Q_IOERR);
 	}
 out:
@@ -143,6 +157,7 @@ cmd_put(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "delay", required_argument, NULL, 'd' },
 		{ "priority", required_argument, NULL, 'p' },
+		{ "key", required_argument, NULL, 'k' },
 		{ "lines", no_argument, NULL, 'l' },
 		{ "null", no_argument, NULL, '0' },
 		{ "message", required_argument, NULL, 'm' },
@@ -150,12 +165,12 @@ cmd_put(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct spool_putopt opt = { SPOOL_PRIO_DEFAULT, 0, 0 };
+	struct spool_putopt opt = { SPOOL_PRIO_DEFAULT, 0, 0, NULL, 0 };
 	struct text msgs = { NULL, 0 };
 	const char *errstr;
 	int ch, sep = -1, status, lflag = 0, zflag = 0;
 
-	while ((ch = getopt_long(argc, argv, "+d:p:l0m:h", longopts,
+	while ((ch = getopt_long(argc, argv, "+d:p:k:l0m:h", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'd':
@@ -170,6 +185,10 @@ cmd_put(int argc, char *argv[])
 				status = Q_DATAERR;
 				goto bad;
 			}
+			break;
+		case 'k':
+			opt.key = optarg;
+			opt.keylen = strlen(optarg);
 			break;
 		case 'l':
 			lflag = 1;
@@ -199,7 +218,10 @@ cmd_put(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 1 || (lflag && zflag)) {
+	/* a key names one message */
+	if (argc < 1 || (lflag && zflag) || (opt.key != NULL &&
+	    (lflag || zflag || msgs.n + (argc > 1 ? (size_t)argc - 1 : 0) >
+	    1))) {
 		free(msgs.v);
 		return q_usage(0);
 	}

@@ -16,8 +16,8 @@ static const struct command {
 	int		(*fn)(int, char *[]);
 	const char	*synopsis;
 } commands[] = {
-	{ "put", cmd_put, "q put [-d delay] [-p prio] [-l | -0] [-m text]... "
-	    "[--no-sync] queue [file ...]" },
+	{ "put", cmd_put, "q put [-d delay] [-p prio] [-k key] [-l | -0] "
+	    "[-m text]... [--no-sync] queue [file ...]" },
 	{ "take", cmd_take, "q take [-l lease] [-w wait] queue" },
 	{ "cat", cmd_cat, "q cat queue id ..." },
 	{ "ack", cmd_ack, "q ack queue id ..." },
@@ -36,6 +36,8 @@ static const struct command {
 	{ "rm", cmd_rm, "q rm queue id ..." },
 	{ "pause", cmd_pause, "q pause queue" },
 	{ "resume", cmd_resume, "q resume queue" },
+	{ "sub", cmd_sub, "q sub topic queue" },
+	{ "unsub", cmd_unsub, "q unsub topic queue" },
 	{ "config", cmd_config, "q config queue [key [value]]" },
 };
 

@@ -35,7 +35,7 @@ cmd_retry(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int ch, aflag = 0;
+	int ch, i, aflag = 0;
 
 	while ((ch = getopt_long(argc, argv, "+ah", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -51,12 +51,12 @@ cmd_retry(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	/* the synopsis puts -a after the queue, where getopt has stopped */
-	if (argc == 2 && (strcmp(argv[1], "-a") == 0 ||
-	    strcmp(argv[1], "--all") == 0)) {
-		aflag = 1;
-		argc = 1;
-	}
-	if (aflag && argc == 1)
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-a") == 0 || strcmp(argv[i], "--all") == 0)
+			aflag++;
+	if (aflag && argc == 2 && argv[1][0] == '-')
+		argc = 1;	/* q retry queue -a */
+	if (aflag == 1 && argc == 1)
 		return q_finish(q_onequeue(argv[0], all, NULL));
 	if (aflag || argc < 2)
 		return q_usage(0);

@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <libutil.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <vis.h>
 
 #include "cmd.h"
 #include "banned.h"
@@ -29,10 +31,11 @@ bytes(unsigned long long n, char *buf, size_t len)
 static void
 text(const char *queue, const struct spool_stats *s)
 {
-	char b[16], age[32];
+	char b[16], age[32], vq[4 * PATH_MAX + 1];
 	int i, st;
 
-	printf("%s%s\n", queue, s->paused ? " (paused)" : "");
+	strnvis(vq, queue, sizeof(vq), VIS_WHITE | VIS_CSTYLE | VIS_GLOB);
+	printf("%s%s\n", vq, s->paused ? " (paused)" : "");
 	for (st = SPOOL_NEW; st <= SPOOL_FAILED + 1; st++) {
 		int k = st > SPOOL_FAILED ? SPOOL_TMP : st;
 

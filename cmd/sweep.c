@@ -50,9 +50,16 @@ report(void *arg, enum spool_event ev, enum spool_state st, const char *name,
 	case SPOOL_EV_FOREIGN:
 		what = "foreign file, left alone";
 		break;
+	case SPOOL_EV_KEY:
+		printf("%s: %s: past the dedup window, %s\n", c->queue, name,
+		    c->dryrun ? "would forget" : "forgotten");
+		return;
 	case SPOOL_EV_ERROR:
-		warnc(errnum, "%s: %s/%s", c->queue, spool_state_name(st),
-		    vname);
+		if (strncmp(name, "keys/", 5) == 0)
+			warnc(errnum, "%s: %s", c->queue, name);
+		else
+			warnc(errnum, "%s: %s/%s", c->queue,
+			    spool_state_name(st), vname);
 		c->status = q_worse(c->status, q_status(errnum));
 		return;
 	}

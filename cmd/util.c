@@ -390,3 +390,17 @@ q_onequeue(const char *queue, q_queueop *fn, void *arg)
 	spool_close(sp);
 	return status;
 }
+
+/* The name of queue's subscription: the queue's name, or its last part. */
+const char *
+q_subname(const char *queue)
+{
+	const char *p;
+	size_t n = strlen(queue);
+
+	while (n > 1 && queue[n - 1] == '/')
+		n--;
+	for (p = queue + n; p > queue && p[-1] != '/'; p--)
+		;
+	return p;
+}

@@ -34,6 +34,25 @@ struct spool {
 	time_t		 next_due;
 };
 
+#define SUBERR_MAX	16	/* failed subscriptions remembered */
+
+struct suberr {
+	char	 name[SPOOL_NAME_MAX + 1];
+	int	 errnum;
+};
+
+struct spool_batch {
+	struct spool	*sp;
+	struct spool_putopt opt;
+	int		 nosync;
+	size_t		 n, cap, committed;
+	int		 done;
+	int		 deduped;
+	struct spool_name *msgs;
+	struct suberr	 suberr[SUBERR_MAX];
+	size_t		 nsuberr;
+};
+
 /* io.c: the one durable write and the one move. */
 int	 spool__write(struct spool *sp, int dfd, const char *name,
 	    const void *buf, size_t len, int srcfd, int nosync);
@@ -50,6 +69,23 @@ int	 spool__parse_ref(struct spool *sp, const char *ref,
 	    struct spool_name *r);
 int	 spool__find(struct spool *sp, const struct spool_name *r,
 	    unsigned mask, struct spool_name *out, enum spool_state *st);
+
+/* put.c */
+int	 spool__newname(const struct spool_batch *b, const struct spool_name *n,
+	    struct spool_name *out);
+
+/* topic.c */
+int	 spool__fanout(struct spool_batch *b);
+
+/* keys.c */
+#define SPOOL_KEY_HASHLEN	64	/* SHA-256 in hex */
+int	 spool__key_lock(struct spool *sp, const void *key, size_t len,
+	    char *hash);
+int	 spool__key_lookup(struct spool *sp, const char *hash, char *id);
+int	 spool__key_record(struct spool *sp, const char *hash, const char *id,
+	    int nosync);
+int	 spool__sweep_keys(struct spool *sp, int dryrun, time_t now,
+	    void (*report)(void *, const char *, int), void *arg);
 
 /* queue.c */
 struct spool *spool__openat(int dfd, const char *path, int flags);

@@ -27,14 +27,6 @@
 
 #define ID_TRIES	16
 
-struct spool_batch {
-	struct spool	*sp;
-	struct spool_putopt opt;
-	int		 nosync;
-	size_t		 n, cap, committed;
-	int		 done;
-	struct spool_name *msgs;
-};
 
 int
 spool__new_id(struct spool *sp, struct spool_name *n)
@@ -128,8 +120,8 @@ spool_batch_add_fd(struct spool_batch *b, int fd)
 }
 
 /* The name of message n in new/: its ID with p= and d= as asked. */
-static int
-newname(const struct spool_batch *b, const struct spool_name *n,
+int
+spool__newname(const struct spool_batch *b, const struct spool_name *n,
     struct spool_name *out)
 {
 	*out = *n;
@@ -153,7 +145,7 @@ deliver(struct spool_batch *b, size_t i)
 	int tries;
 
 	for (tries = 0;; tries++) {
-		if (newname(b, &b->msgs[i], &nn) == -1)
+		if (spool__newname(b, &b->msgs[i], &nn) == -1)
 			return -1;
 		if (spool__move(sp, sp->dfd[SPOOL_TMP], b->msgs[i].name,
 		    sp->dfd[SPOOL_NEW], nn.name) == 0)
@@ -169,19 +161,15 @@ deliver(struct spool_batch *b, size_t i)
 	}
 }
 
-int
-spool_batch_commit(struct spool_batch *b)
+/* Deliver every message into new/ of the queue itself. */
+static int
+plain(struct spool_batch *b)
 {
 	struct spool *sp = b->sp;
 	struct spool_name nn;
 	size_t i, k;
 	int saved = 0;
 
-	if (b->done) {
-		errno = EINVAL;
-		return -1;
-	}
-	b->done = 1;
 	for (i = 0; i < b->n; i++)
 		if (deliver(b, i) == -1) {
 			saved = errno;
@@ -194,10 +182,9 @@ spool_batch_commit(struct spool_batch *b)
 		if (saved == 0)
 			saved = errno;
 		/* not durable: take back what nobody has claimed yet */
-		for (i = 0; i < k; i++) {
-			if (newname(b, &b->msgs[i], &nn) == 0)
+		for (i = 0; i < k; i++)
+			if (spool__newname(b, &b->msgs[i], &nn) == 0)
 				(void)unlinkat(sp->dfd[SPOOL_NEW], nn.name, 0);
-		}
 		k = 0;
 	}
 	b->committed = k;
@@ -206,6 +193,81 @@ spool_batch_commit(struct spool_batch *b)
 		return -1;
 	}
 	return 0;
+}
+
+static int
+deliverall(struct spool_batch *b)
+{
+	int r;
+
+	if ((r = spool__fanout(b)) != 0)
+		return r == 1 ? 0 : -1;
+	return plain(b);
+}
+
+int
+spool_batch_commit(struct spool_batch *b)
+{
+	struct spool *sp = b->sp;
+	char hash[SPOOL_KEY_HASHLEN + 1], id[SPOOL_NAME_MAX + 1];
+	size_t i;
+	int lock, r, saved;
+
+	if (b->done || (b->opt.key != NULL && b->n != 1)) {
+		errno = EINVAL;
+		return -1;
+	}
+	b->done = 1;
+	if (b->opt.key == NULL)
+		return deliverall(b);
+	if ((lock = spool__key_lock(sp, b->opt.key, b->opt.keylen,
+	    hash)) == -1)
+		goto fail;
+	if ((r = spool__key_lookup(sp, hash, id)) == -1)
+		goto fail;
+	if (r == 1) {
+		/* seen within the window: enqueue nothing, give its ID */
+		(void)unlinkat(sp->dfd[SPOOL_TMP], b->msgs[0].name, 0);
+		memset(&b->msgs[0], 0, sizeof(b->msgs[0]));
+		b->msgs[0].idlen = strlen(id);
+		memcpy(b->msgs[0].name, id, b->msgs[0].idlen + 1);
+		b->committed = 1;
+		b->deduped = 1;
+		(void)close(lock);
+		return 0;
+	}
+	r = deliverall(b);
+	/* the key only once its message is durable */
+	if (r == 0 && b->committed == 1)
+		r = spool__key_record(sp, hash, b->msgs[0].name, b->nosync);
+	saved = errno;
+	(void)close(lock);
+	errno = saved;
+	return r;
+fail:
+	saved = errno;
+	if (lock != -1)
+		(void)close(lock);
+	for (i = 0; i < b->n; i++)
+		(void)unlinkat(sp->dfd[SPOOL_TMP], b->msgs[i].name, 0);
+	b->committed = 0;
+	errno = saved;
+	return -1;
+}
+
+int
+spool_batch_deduped(const struct spool_batch *b)
+{
+	return b->deduped;
+}
+
+const char *
+spool_batch_suberror(const struct spool_batch *b, size_t i, int *errnum)
+{
+	if (i >= b->nsuberr)
+		return NULL;
+	*errnum = b->suberr[i].errnum;
+	return b->suberr[i].name;
 }
 
 size_t
@@ -228,10 +290,9 @@ spool_batch_free(struct spool_batch *b)
 
 	if (b == NULL)
 		return;
-	if (!b->done)
-		for (i = 0; i < b->n; i++)
-			(void)unlinkat(b->sp->dfd[SPOOL_TMP], b->msgs[i].name,
-			    0);
+	/* whatever was not delivered leaves no trace in tmp/ */
+	for (i = b->done ? b->committed : 0; i < b->n; i++)
+		(void)unlinkat(b->sp->dfd[SPOOL_TMP], b->msgs[i].name, 0);
 	free(b->msgs);
 	free(b);
 	errno = saved;

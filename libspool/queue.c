@@ -411,6 +411,8 @@ spool__subdir(struct spool *sp, const char *name, int create, int *made)
 	int fd, mk, saved;
 
 	mk = create && mkdirat(sp->qfd, name, 0777) == 0;
+	if (create && !mk && errno != EEXIST)
+		return -1;
 	fd = openat(sp->qfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
 	if (fd == -1) {

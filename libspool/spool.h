@@ -179,6 +179,8 @@ struct spool_putopt {
 	int		 prio;		/* 0-9 */
 	long long	 delay;		/* seconds; 0: ready at once */
 	unsigned	 flags;		/* enum spool_put_flags */
+	const void	*key;		/* dedup key (any bytes), or NULL */
+	size_t		 keylen;
 };
 
 /*
@@ -203,8 +205,31 @@ int	 spool_batch_add_fd(struct spool_batch *b, int fd);
  * fsynced once.  Returns 0, or -1 with errno; then spool_batch_count() says
  * how many of the first messages are in new/ and durable (the others are
  * removed).
+ *
+ * With a key (opt->key) the batch must hold exactly one message (EINVAL
+ * otherwise).  If the key was recorded within the queue's dedup window,
+ * nothing is enqueued, spool_batch_deduped() is 1 and spool_batch_id(b, 0)
+ * is the ID recorded for the key; otherwise the message is delivered and
+ * then the key recorded.  Producers with the same key are serialised.
+ *
+ * In a topic (a queue with subscriptions in subs/) every message goes to
+ * each subscribed queue instead: hard-linked into its new/ where it is on
+ * the same file system, copied otherwise, each subscriber's new/ fsynced.
+ * A subscription that does not lead to a queue, or whose delivery fails,
+ * is skipped and listed by spool_batch_suberror(); if no subscriber got
+ * the messages they stay in the topic's own new/.
  */
 int	 spool_batch_commit(struct spool_batch *b);
+
+/* 1 if the commit found the key fresh and enqueued nothing, else 0. */
+int	 spool_batch_deduped(const struct spool_batch *b);
+
+/*
+ * The i-th subscription that failed in the last commit: its name in subs/,
+ * with the reason in *errnum (ENOTDIR: not a queue).  NULL past the last.
+ */
+const char *spool_batch_suberror(const struct spool_batch *b, size_t i,
+	    int *errnum);
 
 /* Messages added (before commit) or delivered (after commit). */
 size_t	 spool_batch_count(const struct spool_batch *b);
@@ -221,6 +246,22 @@ void	 spool_batch_free(struct spool_batch *b);
  */
 int	 spool_put(struct spool *sp, const struct spool_putopt *opt,
 	    const void *buf, size_t len, char *id);
+
+/*
+ * Make the queue a topic with the queue at target (an absolute path) among
+ * its subscribers, as the symlink subs/name.  Returns 0 (also when that
+ * subscription exists already), or -1 with EINVAL (name empty, starting
+ * with a dot or holding a '/'; target not absolute), ENOENT or ENOTDIR
+ * (target is not a queue), EEXIST (name leads elsewhere), or an I/O error.
+ */
+int	 spool_subscribe(struct spool *sp, const char *name, const char *target);
+
+/*
+ * Remove the subscription subs/name.  Returns 0, or -1 with ENOENT (no
+ * such subscription), EINVAL (bad name, or subs/name is not a symlink: it
+ * is left alone), or an I/O error.
+ */
+int	 spool_unsubscribe(struct spool *sp, const char *name);
 
 /*
  * Claiming and the claim's life cycle.
@@ -328,6 +369,7 @@ enum spool_event {
 	SPOOL_EV_TMP,		/* stale tmp/ file removed */
 	SPOOL_EV_PURGED,	/* done/ or failed/ message past retention */
 	SPOOL_EV_FOREIGN,	/* foreign file, left alone */
+	SPOOL_EV_KEY,		/* dedup key past the window, forgotten */
 	SPOOL_EV_ERROR		/* could not act on a file; errno says why */
 };
 
@@ -342,7 +384,8 @@ enum spool_sweep_flags {
  * Return expired claims to new/ (failed/ once out of attempts), and the
  * claims of dead workers of this host at once (their flock is free);
  * remove tmp/ files older than 36 hours and done/ and failed/ messages past
- * keep-done and keep-failed; report foreign files.  A lease further than
+ * keep-done and keep-failed; forget dedup keys past the dedup window (the
+ * report names keys/HASH with state SPOOL_TMP); report foreign files.  A lease further than
  * SPOOL_LEASE_MAX in the future counts as expired.  Each action and each
  * foreign file is passed to report (may be NULL).  Returns the number of
  * actions taken (or that would be taken), or -1 with errno when a state

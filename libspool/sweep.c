@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -186,6 +187,17 @@ next:
 	return saved != 0 ? -1 : 0;
 }
 
+static void
+keyreport(void *arg, const char *hash, int errnum)
+{
+	struct sweep *w = arg;
+	char name[SPOOL_KEY_HASHLEN + 6];
+
+	snprintf(name, sizeof(name), "keys/%s", hash);
+	report(w, errnum ? SPOOL_EV_ERROR : SPOOL_EV_KEY, SPOOL_TMP, name,
+	    errnum);
+}
+
 int
 spool_sweep(struct spool *sp, unsigned flags, spool_report_fn *fn, void *arg)
 {
@@ -201,5 +213,8 @@ spool_sweep(struct spool *sp, unsigned flags, spool_report_fn *fn, void *arg)
 	for (st = SPOOL_TMP; st < SPOOL_NSTATES; st++)
 		if (sweepdir(&w, (enum spool_state)st) == -1)
 			return -1;
+	if (spool__sweep_keys(sp, flags & SPOOL_SWEEP_DRYRUN, w.now,
+	    keyreport, &w) == -1)
+		return -1;
 	return w.actions;
 }
