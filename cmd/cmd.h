@@ -47,6 +47,7 @@ int	 q_worse(int status, int other);
 char	*q_join(const char *dir, const char *name);
 char	*q_qdir(void);
 int	 q_open(const char *queue, int flags, struct spool **spp);
+char	*q_path(const char *queue);
 char	*q_queuepath(const char *queue);
 int	 q_duration(const char *what, const char *s, long long *secs);
 int	 q_referr(struct spool *sp, const char *queue, const char *ref,

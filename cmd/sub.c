@@ -4,6 +4,7 @@
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +15,8 @@ int
 cmd_sub(int argc, char *argv[])
 {
 	struct spool *topic, *sub;
-	char *target;
-	int status;
+	char *path, *target, old[PATH_MAX];
+	int r, status;
 
 	if ((status = q_noopts(argc, argv)) != -1)
 		return status;
@@ -23,12 +24,36 @@ cmd_sub(int argc, char *argv[])
 	argv += optind;
 	if (argc != 2)
 		return q_usage(0);
+	/* nothing is created before both names and the link check out */
+	if ((path = q_path(argv[0])) == NULL)
+		return Q_DATAERR;
+	topic = spool_open(path, 0);
+	free(path);
+	if ((path = q_path(argv[1])) == NULL) {
+		spool_close(topic);
+		return Q_DATAERR;
+	}
+	free(path);
+	target = q_queuepath(argv[1]);
+	if (topic != NULL) {
+		r = spool_subscription(topic, q_subname(argv[1]), old,
+		    sizeof(old));
+		spool_close(topic);
+		if (r == -1 || (r == 1 && strcmp(old, target) != 0)) {
+			warnx("%s: subs/%s: leads to another queue", argv[0],
+			    q_subname(argv[1]));
+			free(target);
+			return Q_DATAERR;
+		}
+	}
 	/* both are queues: created if missing, as put would */
-	if ((status = q_open(argv[1], SPOOL_OPEN_CREATE, &sub)) != Q_OK)
+	if ((status = q_open(argv[1], SPOOL_OPEN_CREATE, &sub)) != Q_OK ||
+	    (spool_close(sub), status = q_open(argv[0], SPOOL_OPEN_CREATE,
+	    &topic)) != Q_OK) {
+		free(target);
 		return status;
-	spool_close(sub);
-	if ((status = q_open(argv[0], SPOOL_OPEN_CREATE, &topic)) != Q_OK)
-		return status;
+	}
+	free(target);
 	target = q_queuepath(argv[1]);
 	if (spool_subscribe(topic, q_subname(argv[1]), target) == -1) {
 		if (errno == EEXIST)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "banned.h"
@@ -90,8 +91,8 @@ q_qdir(void)
  * '/', otherwise a name under q_qdir().  NULL (and a message) for a name
  * that is no queue name.
  */
-static char *
-qpath(const char *queue)
+char *
+q_path(const char *queue)
 {
 	char *dir, *path;
 
@@ -111,12 +112,18 @@ qpath(const char *queue)
 char *
 q_queuepath(const char *queue)
 {
-	char *path, *abs;
+	char *path, *abs, *cwd;
 
-	if ((path = qpath(queue)) == NULL)
+	if ((path = q_path(queue)) == NULL)
 		err(Q_DATAERR, NULL);
-	if ((abs = realpath(path, NULL)) == NULL)
-		return path;
+	if ((abs = realpath(path, NULL)) != NULL) {
+		free(path);
+		return abs;
+	}
+	if (path[0] == '/' || (cwd = getcwd(NULL, 0)) == NULL)
+		return path;	/* not there yet: as absolute as it gets */
+	abs = q_join(cwd, path);
+	free(cwd);
 	free(path);
 	return abs;
 }
@@ -132,7 +139,7 @@ q_open(const char *queue, int flags, struct spool **spp)
 	int saved;
 
 	*spp = NULL;
-	if ((path = qpath(queue)) == NULL)
+	if ((path = q_path(queue)) == NULL)
 		return Q_DATAERR;
 	*spp = spool_open(path, flags);
 	saved = errno;

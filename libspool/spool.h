@@ -257,6 +257,14 @@ int	 spool_put(struct spool *sp, const struct spool_putopt *opt,
 int	 spool_subscribe(struct spool *sp, const char *name, const char *target);
 
 /*
+ * Look up the subscription subs/name: 1 with its target in target (len
+ * bytes), 0 if there is none, -1 with EINVAL (bad name), EEXIST (subs/name
+ * is there but no symlink) or an I/O error.
+ */
+int	 spool_subscription(struct spool *sp, const char *name, char *target,
+	    size_t len);
+
+/*
  * Remove the subscription subs/name.  Returns 0, or -1 with ENOENT (no
  * such subscription), EINVAL (bad name, or subs/name is not a symlink: it
  * is left alone), or an I/O error.

@@ -221,3 +221,29 @@ end:
 	errno = saved;
 	return r;
 }
+
+int
+spool_subscription(struct spool *sp, const char *name, char *target,
+    size_t len)
+{
+	ssize_t n;
+	int fd, saved;
+
+	if (!validname(name) || len == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((fd = spool__subdir(sp, "subs", 0, NULL)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	n = readlinkat(fd, name, target, len - 1);
+	saved = errno;
+	(void)close(fd);
+	if (n == -1) {
+		if (saved == ENOENT)
+			return 0;
+		errno = saved == EINVAL ? EEXIST : saved;	/* not a link */
+		return -1;
+	}
+	target[n] = '\0';
+	return 1;
+}
