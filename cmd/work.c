@@ -4,20 +4,22 @@
  * Claims messages with SPOOL_CLAIM_LOCK (the flock is taken before the
  * claim appears in cur/, and held until the message has left cur/) and
  * runs CMD once per message with the message file itself on stdin, at most
- * -j at a time.  The loop sleeps in ppoll() on a signalfd (SIGCHLD, SIGTERM,
+ * -j at a time.  The loop sleeps in poll() on a signalfd (SIGCHLD, SIGTERM,
  * SIGINT) and, with -f, on inotify of new/; its timeout is the nearest of:
  * a lease to renew (a third of the lease after the last renewal), a CMD to
  * kill (-t), the earliest delayed message.  No polling.
  *
- * CMD's children get only stdin, stdout and stderr: every descriptor of the
- * worker is close-on-exec and closefrom(3) drops what the worker inherited.
- * Each CMD runs in its own process group, so -t and a second signal kill
- * the whole job, and with PR_SET_PDEATHSIG, so a worker killed with
- * SIGKILL takes its jobs with it: the sweeper that then returns the claims
- * at once never leaves a job running twice.
+ * CMD is started with posix_spawn in a process group of its own, with
+ * only stdin (the message's locked open file, shared), stdout and stderr:
+ * every descriptor of the worker is close-on-exec, and what the worker
+ * inherited is closed in the child.  -t and a second signal kill the whole
+ * group.  A watchdog process (below) kills the groups of running jobs if
+ * the worker dies, even by SIGKILL: so once a sweeper has taken the dead
+ * worker's lock and returned the claim, no process of the old job is
+ * still at work on the message.
  */
 #define _GNU_SOURCE
-#include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -29,6 +31,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +49,7 @@ struct job {
 	struct spool_msg m;
 	char		 token[SPOOL_NAME_MAX + 1];
 	long long	 start, renew, deadline;	/* q_now_ms() */
-	int		 lost, timedout, killed;
+	int		 lost, timedout;
 };
 
 struct worker {
@@ -65,6 +68,11 @@ struct worker {
 	struct job	*jobs;
 	struct q_notify	 notify;
 	pid_t		 self;
+	pid_t		 dog;		/* the watchdog */
+	int		 dogfd;		/* its pipe */
+	pid_t		*groups;	/* shared with it: job i's group */
+	posix_spawnattr_t attr;		/* of every CMD */
+	sigset_t	 oldmask;	/* the mask CMD gets */
 };
 
 static void
@@ -147,60 +155,151 @@ title(struct worker *w)
 	    w->started - w->running, w->stopping ? ", stopping" : "");
 }
 
-/* In the child: set up and exec CMD.  Never returns. */
+/*
+ * The watchdog, forked once.  The worker keeps the process group of each
+ * running job in a slot of a shared mapping, set when it starts the job
+ * and cleared before it reaps it (until the reap the group's ID cannot be
+ * reused); no system call, no wake-up.  The watchdog sleeps in read() on a
+ * pipe whose only writer is the worker: end of file means the worker is
+ * gone, however it died, and the watchdog kills the groups still listed,
+ * so no process of an old job is at work on a message that a sweeper has
+ * returned.  Never returns.
+ */
 static void
-child(struct worker *w, struct job *j, int body, const sigset_t *oldmask,
-    pid_t parent)
+watchdog(struct worker *w, int rfd)
 {
-	char num[32];
+	char c;
+	int i;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
-		_exit(127);
-	(void)setpgid(0, 0);
-	(void)signal(SIGPIPE, SIG_DFL);
-	(void)signal(SIGXFSZ, SIG_DFL);
-	(void)sigprocmask(SIG_SETMASK, oldmask, NULL);
-	if (dup2(body, STDIN_FILENO) == -1)
-		_exit(127);
-	(void)fcntl(STDIN_FILENO, F_SETFL, 0);	/* drop O_NONBLOCK */
-	closefrom(3);
-	(void)setenv("Q_QUEUE", w->qpath, 1);
-	snprintf(num, sizeof(num), "%.*s", (int)j->m.n.idlen, j->m.n.name);
-	(void)setenv("Q_ID", num, 1);
-	snprintf(num, sizeof(num), "%u", j->m.n.attempts);
-	(void)setenv("Q_ATTEMPT", num, 1);
-	snprintf(num, sizeof(num), "%lld", (long long)j->m.n.sec);
-	(void)setenv("Q_ENQUEUED", num, 1);
-	execv(w->cmd, w->argv);
-	_exit(errno == ENOENT ? 127 : 126);
+	(void)setpgid(0, 0);	/* no terminal signals */
+	if (dup2(rfd, 3) == -1)
+		_exit(1);
+	closefrom(4);
+	setproctitle("%s: watchdog", w->queue);
+	while (read(3, &c, 1) == -1 && errno == EINTR)
+		;
+	for (i = 0; i < w->njobs; i++)
+		if (__atomic_load_n(&w->groups[i], __ATOMIC_SEQ_CST) > 0)
+			(void)kill(-w->groups[i], SIGKILL);
+	_exit(0);
 }
 
 static int
-start(struct worker *w, struct job *j, const sigset_t *oldmask)
+watchdog_start(struct worker *w)
 {
-	int body;
-	pid_t pid, parent = getpid();
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return -1;
+	if ((pid = fork()) == -1) {
+		(void)close(p[0]);
+		(void)close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		(void)close(p[1]);
+		(void)signal(SIGINT, SIG_IGN);
+		(void)signal(SIGTERM, SIG_IGN);
+		(void)sigprocmask(SIG_SETMASK, &w->oldmask, NULL);
+		watchdog(w, p[0]);
+	}
+	(void)close(p[0]);
+	w->dog = pid;
+	w->dogfd = p[1];
+	return 0;
+}
+
+/* Job slot i runs process group pgid now (0: none). */
+static void
+tell(struct worker *w, struct job *j, pid_t pgid)
+{
+	__atomic_store_n(&w->groups[j - w->jobs], pgid, __ATOMIC_SEQ_CST);
+}
+
+/* "NAME=value" from a format, allocated. */
+static char *
+var(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (p = malloc((size_t)n + 1)) == NULL)
+		err(Q_IOERR, NULL);
+	va_start(ap, fmt);
+	(void)vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+/* CMD's environment: ours, with the Q_ variables of this job. */
+static char **
+environment(struct worker *w, struct job *j, char *vars[4])
+{
+	extern char **environ;
+	char **env;
+	size_t n, k = 0, v;
+
+	vars[0] = var("Q_QUEUE=%s", w->qpath);
+	vars[1] = var("Q_ID=%.*s", (int)j->m.n.idlen, j->m.n.name);
+	vars[2] = var("Q_ATTEMPT=%u", j->m.n.attempts);
+	vars[3] = var("Q_ENQUEUED=%lld", (long long)j->m.n.sec);
+	for (n = 0; environ[n] != NULL; n++)
+		;
+	if ((env = reallocarray(NULL, n + 5, sizeof(*env))) == NULL)
+		err(Q_IOERR, NULL);
+	for (n = 0; environ[n] != NULL; n++) {
+		for (v = 0; v < 4; v++)
+			if (strncmp(environ[n], vars[v], (size_t)(strchr(vars[v],
+			    '=') - vars[v] + 1)) == 0)
+				break;
+		if (v == 4)
+			env[k++] = environ[n];
+	}
+	for (v = 0; v < 4; v++)
+		env[k++] = vars[v];
+	env[k] = NULL;
+	return env;
+}
+
+static int
+start(struct worker *w, struct job *j)
+{
+	posix_spawn_file_actions_t fa;
+	char **env, *vars[4];
+	pid_t pid;
+	int e, v;
 
 	q_token(&j->m.n, j->token, sizeof(j->token));
-	/* a second open file: the child must not share the locked one */
-	if ((body = spool_open_msg(w->sp, SPOOL_CUR, &j->m.n)) == -1) {
-		warn("%s: %s", w->queue, j->token);
+	env = environment(w, j, vars);
+	/* stdin is the locked open file itself; nothing else is passed */
+	(void)fcntl(j->m.fd, F_SETFL, 0);	/* drop O_NONBLOCK */
+	if ((e = posix_spawn_file_actions_init(&fa)) == 0) {
+		if ((e = posix_spawn_file_actions_adddup2(&fa, j->m.fd,
+		    STDIN_FILENO)) == 0 &&
+		    (e = posix_spawn_file_actions_addclosefrom_np(&fa,
+		    3)) == 0)
+			e = posix_spawn(&pid, w->cmd, &fa, &w->attr, w->argv,
+			    env);
+		(void)posix_spawn_file_actions_destroy(&fa);
+	}
+	free(env);
+	for (v = 0; v < 4; v++)
+		free(vars[v]);
+	if (e != 0) {
+		warnc(e, "%s: %s: %s", w->queue, j->token, w->cmd);
 		return -1;
 	}
-	if ((pid = fork()) == -1) {
-		warn("fork");
-		(void)close(body);
-		return -1;
-	}
-	if (pid == 0)
-		child(w, j, body, oldmask, parent);
-	(void)setpgid(pid, pid);	/* no race with the child's own */
-	(void)close(body);
+	tell(w, j, pid);
 	j->pid = pid;
 	j->start = q_now_ms();
 	j->renew = j->start + w->lease * 1000 / 3;
 	j->deadline = w->timeout > 0 ? j->start + w->timeout * 1000 : 0;
-	j->lost = j->timedout = j->killed = 0;
+	j->lost = j->timedout = 0;
 	w->running++;
 	w->started++;
 	title(w);
@@ -277,15 +376,38 @@ finish(struct worker *w, struct job *j, int ws)
 static void
 reap(struct worker *w)
 {
+	siginfo_t si;
 	pid_t pid;
 	int ws, i;
 
-	while ((pid = waitpid(-1, &ws, WNOHANG)) > 0)
+	for (;;) {
+		/* look first: the watchdog must hear of it before the reap */
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1 ||
+		    si.si_pid == 0)
+			break;
+		pid = si.si_pid;
+		for (i = 0; i < w->njobs; i++)
+			if (w->jobs[i].pid == pid)
+				tell(w, &w->jobs[i], 0);
+		if (waitpid(pid, &ws, 0) != pid)
+			break;
+		if (pid == w->dog) {
+			warnx("%s: the watchdog died; starting another",
+			    w->queue);
+			(void)close(w->dogfd);
+			w->dog = 0;
+			w->dogfd = -1;
+			if (watchdog_start(w) == -1)
+				warn("%s: watchdog", w->queue);
+			continue;
+		}
 		for (i = 0; i < w->njobs; i++)
 			if (w->jobs[i].pid == pid) {
 				finish(w, &w->jobs[i], ws);
 				break;
 			}
+	}
 }
 
 /* Renew leases and enforce -t; returns ms until the next such event. */
@@ -353,7 +475,7 @@ sweep(struct worker *w)
 
 /* Claim and start jobs while there are free slots.  Returns claims. */
 static int
-fill(struct worker *w, const sigset_t *oldmask, int *idle)
+fill(struct worker *w, int *idle)
 {
 	struct spool_claimopt opt = { w->lease, SPOOL_CLAIM_LOCK, w->self };
 	int i, n = 0, r, swept = 0;
@@ -381,7 +503,7 @@ fill(struct worker *w, const sigset_t *oldmask, int *idle)
 			break;
 		}
 		n++;
-		if (start(w, &w->jobs[i], oldmask) == -1) {
+		if (start(w, &w->jobs[i]) == -1) {
 			(void)spool_release(w->sp, w->jobs[i].m.n.name, 0);
 			(void)close(w->jobs[i].m.fd);
 			w->status = Q_IOERR;
@@ -419,7 +541,7 @@ signalled(struct worker *w, int sfd)
 static int
 loop(struct worker *w)
 {
-	sigset_t mask, oldmask;
+	sigset_t mask, deflt;
 	struct pollfd pfd[2];
 	long long ms, t;
 	int sfd, idle, nfd;
@@ -428,9 +550,29 @@ loop(struct worker *w)
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, &oldmask) == -1 ||
+	if (sigprocmask(SIG_BLOCK, &mask, &w->oldmask) == -1 ||
 	    (sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
 		warn("signals");
+		return Q_IOERR;
+	}
+	/* every CMD: its own process group, the signals as we got them */
+	sigemptyset(&deflt);
+	sigaddset(&deflt, SIGPIPE);
+	sigaddset(&deflt, SIGXFSZ);
+	if (posix_spawnattr_init(&w->attr) != 0 ||
+	    posix_spawnattr_setflags(&w->attr, POSIX_SPAWN_SETPGROUP |
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) != 0 ||
+	    posix_spawnattr_setpgroup(&w->attr, 0) != 0 ||
+	    posix_spawnattr_setsigmask(&w->attr, &w->oldmask) != 0 ||
+	    posix_spawnattr_setsigdefault(&w->attr, &deflt) != 0) {
+		warnx("spawn attributes");
+		return Q_IOERR;
+	}
+	w->dogfd = -1;
+	w->groups = mmap(NULL, (size_t)w->njobs * sizeof(*w->groups),
+	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (w->groups == MAP_FAILED || watchdog_start(w) == -1) {
+		warn("%s: watchdog", w->queue);
 		return Q_IOERR;
 	}
 	w->notify.fd = -1;
@@ -438,7 +580,7 @@ loop(struct worker *w)
 		(void)q_notify_open(&w->notify, w->sp);
 	sweep(w);
 	for (;;) {
-		(void)fill(w, &oldmask, &idle);
+		(void)fill(w, &idle);
 		if (w->running == 0 && (w->stopping || w->status != Q_OK ||
 		    (w->max != 0 && w->started >= w->max) ||
 		    (idle && !w->follow)))
@@ -473,6 +615,10 @@ loop(struct worker *w)
 	}
 	q_notify_close(&w->notify);
 	(void)close(sfd);
+	/* the watchdog sees the end of its pipe, and has nothing to kill */
+	(void)close(w->dogfd);
+	(void)waitpid(w->dog, NULL, 0);
+	(void)posix_spawnattr_destroy(&w->attr);
 	return w->status;
 }
 

@@ -103,7 +103,11 @@ scan(struct spool *sp, time_t now)
 	return 0;
 }
 
-/* Try to claim new/name.  Returns 1 (ours), 0 (lost or foreign), -1. */
+/*
+ * Try to claim new/name.  Returns 1 (ours), 0 (somebody else claimed it),
+ * 2 (not claimable now: locked by a process of another subscriber's job,
+ * or not a regular file), -1.
+ */
 static int
 take(struct spool *sp, const char *name, const struct spool_claimopt *opt,
     time_t now, struct spool_msg *m)
@@ -134,10 +138,10 @@ take(struct spool *sp, const char *name, const struct spool_claimopt *opt,
 		if (fstat(fd, &st) == -1)
 			goto fail;
 		if (!S_ISREG(st.st_mode))
-			goto lost;
+			goto busy;
 		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 			if (errno == EWOULDBLOCK)
-				goto lost;
+				goto busy;	/* held elsewhere: skip it */
 			goto fail;
 		}
 	}
@@ -154,6 +158,9 @@ lost:
 	if (fd != -1)
 		(void)close(fd);
 	return 0;
+busy:
+	(void)close(fd);
+	return 2;
 fail:
 	saved = errno;
 	if (fd != -1)
@@ -167,7 +174,7 @@ spool_claim(struct spool *sp, const struct spool_claimopt *opt,
     struct spool_msg *m)
 {
 	time_t now;
-	int r;
+	int r, fresh = 0, progress = 0;
 
 	if (opt->lease < 1 || opt->lease > SPOOL_LEASE_MAX) {
 		errno = EINVAL;
@@ -178,14 +185,25 @@ spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 	now = spool__now();
 	for (;;) {
 		if (sp->icand >= sp->ncand || now - sp->scanned >= 1) {
+			/*
+			 * Scan again only if others made progress since our
+			 * own last scan: candidates that were merely busy
+			 * would be found busy again.
+			 */
+			if (fresh && !progress)
+				return 0;
 			if (scan(sp, now) == -1)
 				return -1;
 			if (sp->ncand == 0)
 				return 0;
+			fresh = 1;
+			progress = 0;
 		}
 		while (sp->icand < sp->ncand) {
 			r = take(sp, sp->cand[sp->icand++].name, opt, now, m);
-			if (r != 0)
+			if (r == 0)
+				progress = 1;
+			else if (r != 2)
 				return r;
 		}
 	}
