@@ -39,6 +39,11 @@ cmd_sub(int argc, char *argv[])
 		r = spool_subscription(topic, q_subname(argv[1]), old,
 		    sizeof(old));
 		spool_close(topic);
+		if (r == -1 && errno != EEXIST) {
+			warn("%s: subs/%s", argv[0], q_subname(argv[1]));
+			free(target);
+			return q_status(errno);
+		}
 		if (r == -1 || (r == 1 && strcmp(old, target) != 0)) {
 			warnx("%s: subs/%s: leads to another queue", argv[0],
 			    q_subname(argv[1]));
