@@ -42,6 +42,10 @@ C
 	export PKG_CONFIG_SYSROOT_DIR="$stage"
 	export PKG_CONFIG_PATH="$stage/opt/qtest/lib/pkgconfig"
 	flags=$(pkg-config --cflags --libs --static libspool)
+	# a library built with sanitizers (make check-asan) needs them too
+	if nm "$ROOT/libspool.a" 2>/dev/null | grep -q __asan_report; then
+		flags="-fsanitize=address,undefined $flags"
+	fi
 	# shellcheck disable=SC2086
 	run -0 cc -o "$BATS_TEST_TMPDIR/prog" "$BATS_TEST_TMPDIR/prog.c" \
 		$flags -Wl,-rpath,"$stage/opt/qtest/lib"
