@@ -50,6 +50,7 @@ int	 q_open(const char *queue, int flags, struct spool **spp);
 char	*q_path(const char *queue);
 char	*q_queuepath(const char *queue);
 int	 q_duration(const char *what, const char *s, long long *secs);
+int	 q_lease(const char *s, long long *secs);
 int	 q_referr(struct spool *sp, const char *queue, const char *ref,
 	    int errnum, const char *enoent);
 void	 q_token(const struct spool_name *n, char *buf, size_t len);

@@ -31,12 +31,8 @@ cmd_take(int argc, char *argv[])
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'l':
-			if ((status = q_duration("lease", optarg, &opt.lease)))
+			if ((status = q_lease(optarg, &opt.lease)))
 				return status;
-			if (opt.lease < 1 || opt.lease > SPOOL_LEASE_MAX) {
-				warnx("invalid lease: %s (1s to 12h)", optarg);
-				return Q_DATAERR;
-			}
 			break;
 		case 'w':
 			if ((status = q_duration("wait", optarg, &wait)))

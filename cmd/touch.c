@@ -30,12 +30,8 @@ cmd_touch(int argc, char *argv[])
 	while ((ch = getopt_long(argc, argv, "+l:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
-			if ((status = q_duration("lease", optarg, &lease)))
+			if ((status = q_lease(optarg, &lease)))
 				return status;
-			if (lease < 1 || lease > SPOOL_LEASE_MAX) {
-				warnx("invalid lease: %s (1s to 12h)", optarg);
-				return Q_DATAERR;
-			}
 			break;
 		case 'h':
 			return q_usage(1);

@@ -175,6 +175,21 @@ q_duration(const char *what, const char *s, long long *secs)
 	return Q_OK;
 }
 
+/* A lease from the command line: a duration from 1s to 12h. */
+int
+q_lease(const char *s, long long *secs)
+{
+	int status;
+
+	if ((status = q_duration("lease", s, secs)) != Q_OK)
+		return status;
+	if (*secs < 1 || *secs > SPOOL_LEASE_MAX) {
+		warnx("invalid lease: %s (1s to 12h)", s);
+		return Q_DATAERR;
+	}
+	return Q_OK;
+}
+
 /*
  * Report that ref could not be acted on.  For ENOENT say enoent, or "no
  * such message" when the ID is nowhere in the queue.

@@ -653,12 +653,8 @@ cmd_work(int argc, char *argv[])
 			}
 			break;
 		case 'l':
-			if ((status = q_duration("lease", optarg, &w.lease)))
+			if ((status = q_lease(optarg, &w.lease)))
 				return status;
-			if (w.lease < 1 || w.lease > SPOOL_LEASE_MAX) {
-				warnx("invalid lease: %s (1s to 12h)", optarg);
-				return Q_DATAERR;
-			}
 			break;
 		case 't':
 			if ((status = q_duration("timeout", optarg,

@@ -106,6 +106,20 @@ orphaned(struct sweep *w, const struct spool_name *n, int *fdp)
 	return 1;
 }
 
+/* Remove st/name, which has outlived its time there. */
+static void
+discard(struct sweep *w, enum spool_state st, const char *name,
+    enum spool_event ev)
+{
+	if (!(w->flags & SPOOL_SWEEP_DRYRUN) &&
+	    unlinkat(w->sp->dfd[st], name, 0) == -1) {
+		if (errno != ENOENT)	/* gone meanwhile: not ours to do */
+			report(w, SPOOL_EV_ERROR, st, name, errno);
+		return;
+	}
+	report(w, ev, st, name, 0);
+}
+
 static int
 sweepdir(struct sweep *w, enum spool_state st)
 {
@@ -136,18 +150,11 @@ sweepdir(struct sweep *w, enum spool_state st)
 		}
 		switch (st) {
 		case SPOOL_TMP:
+			/* by mtime: how long ago its writer last wrote */
 			if (fstatat(sp->dfd[st], n.name, &sb,
-			    AT_SYMLINK_NOFOLLOW) == -1 ||
-			    sb.st_mtime > w->now - SPOOL_TMP_MAXAGE)
-				break;
-			if (!(w->flags & SPOOL_SWEEP_DRYRUN) &&
-			    unlinkat(sp->dfd[st], n.name, 0) == -1) {
-				if (errno != ENOENT)
-					report(w, SPOOL_EV_ERROR, st, n.name,
-					    errno);
-				break;
-			}
-			report(w, SPOOL_EV_TMP, st, n.name, 0);
+			    AT_SYMLINK_NOFOLLOW) == 0 &&
+			    sb.st_mtime <= w->now - SPOOL_TMP_MAXAGE)
+				discard(w, st, n.name, SPOOL_EV_TMP);
 			break;
 		case SPOOL_CUR:
 			if (n.lease < w->now ||
@@ -162,18 +169,11 @@ sweepdir(struct sweep *w, enum spool_state st)
 		case SPOOL_FAILED:
 			if (keep == 0 && st == SPOOL_FAILED)
 				break;	/* keep-failed 0: forever */
+			/* by ctime: since the rename into this state */
 			if (fstatat(sp->dfd[st], n.name, &sb,
-			    AT_SYMLINK_NOFOLLOW) == -1 ||
-			    sb.st_ctime > w->now - keep)
-				break;
-			if (!(w->flags & SPOOL_SWEEP_DRYRUN) &&
-			    unlinkat(sp->dfd[st], n.name, 0) == -1) {
-				if (errno != ENOENT)
-					report(w, SPOOL_EV_ERROR, st, n.name,
-					    errno);
-				break;
-			}
-			report(w, SPOOL_EV_PURGED, st, n.name, 0);
+			    AT_SYMLINK_NOFOLLOW) == 0 &&
+			    sb.st_ctime <= w->now - keep)
+				discard(w, st, n.name, SPOOL_EV_PURGED);
 			break;
 		default:
 			break;
