@@ -15,6 +15,7 @@ FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
 CC = cc
 CFLAGS = -O2 -g
 LDFLAGS =
+STATIC = -static
 BSD_CFLAGS = `pkg-config --cflags libbsd-overlay`
 BSD_LIBS = `pkg-config --libs libbsd-overlay libmd`
 WARN = -std=c99 -Wall -Wextra -Wpedantic -Wshadow -Wmissing-prototypes
@@ -58,10 +59,12 @@ libspool.so.0: $(LIBPIC)
 		-o $@ $(LIBPIC) $(BSD_LIBS)
 	ln -sf libspool.so.0 libspool.so
 
-# q links libspool statically: it runs once per message, and every dynamic
-# library costs start-up time.
+# q is linked statically: it runs once per message, and every dynamic
+# library costs start-up time (STATIC= links libbsd and libc dynamically;
+# the sanitizers need that).
 q: $(CMDOBJ) libspool.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CMDOBJ) libspool.a $(BSD_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $(CMDOBJ) libspool.a \
+		`pkg-config $(STATIC:-static=--static) --libs libbsd-overlay libmd`
 
 tests/unit/test_name: tests/unit/test_name.c libspool.a $(HDR)
 	$(CC) $(QCFLAGS) $(LDFLAGS) -o $@ tests/unit/test_name.c \
@@ -85,7 +88,7 @@ check-asan:
 	ASAN_OPTIONS=verify_asan_link_order=0 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	$(MAKE) CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
-		LDFLAGS='-fsanitize=address,undefined' check
+		LDFLAGS='-fsanitize=address,undefined' STATIC= check
 
 lint:
 	mandoc -Tlint -Wwarning man/q.1 man/q.5 man/libspool.3

@@ -53,3 +53,12 @@ require_strace() {
 	command -v strace >/dev/null || skip "needs strace"
 	strace -qq -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
 }
+
+# faketime works by preloading a library: not into a static binary.  The
+# sanitizer build (make check-asan) is dynamic and runs these tests.
+require_faketime() {
+	command -v faketime >/dev/null || skip "needs faketime"
+	if file -L "$(command -v q)" | grep -q 'statically linked'; then
+		skip "faketime cannot reach a static q; run by make check-asan"
+	fi
+}

@@ -65,7 +65,7 @@ others() {
 }
 
 @test "purge -o deletes messages older than the age, two hours later" {
-	command -v faketime >/dev/null || skip "needs faketime"
+	require_faketime
 	filled
 	run --separate-stderr -0 faketime -f +30m q purge -o 1h jobs
 	assert_equal "$(count jobs done)" 2

@@ -84,7 +84,7 @@ $b"
 }
 
 @test "two hours later, replay -s 1h finds nothing to replay" {
-	command -v faketime >/dev/null || skip "needs faketime"
+	require_faketime
 	acked -m a >/dev/null
 	before=$(snapshot jobs)
 	run --separate-stderr -0 faketime -f +2h q replay -s 1h jobs
