@@ -14,10 +14,13 @@
  * A file another claimant holds locked is skipped, not waited for.
  *
  * One scan of new/ keeps the best CAND_MAX ready candidates by (priority,
- * enqueue time); later claims through the same handle take from them and
- * rescan only when they run out or are a second old, so a worker does not
- * read the whole directory for every message.  Entries that do not parse,
- * are not regular files, or are delayed are never candidates.
+ * enqueue time) in a bounded heap; later claims through the same handle
+ * take from them, best first, and rescan only when they run out or are
+ * stale, so a worker reads the whole directory once per CAND_MAX claims
+ * at most, and memory stays bounded whatever the depth.  A claimant that
+ * loses a race skips a random few candidates ahead, so workers that
+ * scanned alike spread out instead of stampeding the same files.  Entries that do not
+ * parse, are not regular files, or are delayed are never candidates.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -28,41 +31,103 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "banned.h"
 
-static int
-candcmp(int prio, const char *name, const struct cand *c)
+static long long
+now_ms(void)
 {
-	if (prio != c->prio)
-		return prio < c->prio ? -1 : 1;
-	return strcmp(name, c->name);
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Order of candidates: priority, then name (enqueue time). */
+static int
+before(const struct spool *sp, int a, int b)
+{
+	const struct cand *x = &sp->cand[a], *y = &sp->cand[b];
+
+	if (x->prio != y->prio)
+		return x->prio < y->prio;
+	return strcmp(x->name, y->name) < 0;
+}
+
+/* Restore the max-heap (worst candidate on top) below position i. */
+static void
+siftdown(struct spool *sp, int i, int n)
+{
+	int c, t;
+
+	while ((c = 2 * i + 1) < n) {
+		if (c + 1 < n && before(sp, sp->heap[c], sp->heap[c + 1]))
+			c++;
+		if (!before(sp, sp->heap[i], sp->heap[c]))
+			break;
+		t = sp->heap[i];
+		sp->heap[i] = sp->heap[c];
+		sp->heap[c] = t;
+		i = c;
+	}
 }
 
 static void
+siftup(struct spool *sp, int i)
+{
+	int p, t;
+
+	while (i > 0 && before(sp, sp->heap[p = (i - 1) / 2], sp->heap[i])) {
+		t = sp->heap[i];
+		sp->heap[i] = sp->heap[p];
+		sp->heap[p] = t;
+		i = p;
+	}
+}
+
+/* Keep n among the best CAND_MAX candidates of this scan. */
+static int
 keep(struct spool *sp, const struct spool_name *n)
 {
-	int lo = 0, hi = sp->ncand, mid;
+	struct cand *c;
+	void *p;
+	int slot, cap;
 
-	if (sp->ncand == CAND_MAX &&
-	    candcmp(n->prio, n->name, &sp->cand[CAND_MAX - 1]) >= 0)
-		return;
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		if (candcmp(n->prio, n->name, &sp->cand[mid]) < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
+	if (sp->ncand == CAND_MAX) {
+		/* better than the worst kept?  then it takes its slot */
+		slot = sp->heap[0];
+		c = &sp->cand[slot];
+		if (n->prio > c->prio || (n->prio == c->prio &&
+		    strcmp(n->name, c->name) >= 0))
+			return 0;
+		memcpy(c->name, n->name, strlen(n->name) + 1);
+		c->prio = n->prio;
+		siftdown(sp, 0, sp->ncand);
+		return 0;
 	}
-	if (sp->ncand == CAND_MAX)
-		sp->ncand--;
-	memmove(&sp->cand[lo + 1], &sp->cand[lo],
-	    (size_t)(sp->ncand - lo) * sizeof(sp->cand[0]));
-	memcpy(sp->cand[lo].name, n->name, strlen(n->name) + 1);
-	sp->cand[lo].prio = n->prio;
-	sp->ncand++;
+	if (sp->ncand == sp->candcap) {
+		cap = sp->candcap ? sp->candcap * 4 : 64;
+		if (cap > CAND_MAX)
+			cap = CAND_MAX;
+		if ((p = reallocarray(sp->cand, (size_t)cap,
+		    sizeof(*sp->cand))) == NULL)
+			return -1;
+		sp->cand = p;
+		if ((p = reallocarray(sp->heap, (size_t)cap,
+		    sizeof(*sp->heap))) == NULL)
+			return -1;
+		sp->heap = p;
+		sp->candcap = cap;
+	}
+	slot = sp->ncand++;
+	memcpy(sp->cand[slot].name, n->name, strlen(n->name) + 1);
+	sp->cand[slot].prio = n->prio;
+	sp->heap[slot] = slot;
+	siftup(sp, slot);
+	return 0;
 }
 
 static int
@@ -71,10 +136,11 @@ scan(struct spool *sp, time_t now)
 	struct spool_name n;
 	struct dirent *de;
 	DIR *d;
+	long long start = now_ms();
+	int i, t, saved;
 
 	sp->ncand = sp->icand = 0;
 	sp->next_due = 0;
-	sp->scanned = now;
 	if ((d = spool__opendir(sp, SPOOL_NEW)) == NULL)
 		return -1;
 	errno = 0;
@@ -82,25 +148,48 @@ scan(struct spool *sp, time_t now)
 		if (de->d_name[0] == '.' ||
 		    spool_name_parse(de->d_name, &n) == -1 ||
 		    !spool__valid_in(SPOOL_NEW, &n))
-			continue;
+			goto next;
 		if ((n.attrs & SPOOL_ATTR_DUE) && n.due > now) {
 			if (sp->next_due == 0 || n.due < sp->next_due)
 				sp->next_due = n.due;
-			continue;
+			goto next;
 		}
-		if (spool__is_regular(sp->dfd[SPOOL_NEW], de))
-			keep(sp, &n);
+		if (spool__is_regular(sp->dfd[SPOOL_NEW], de) &&
+		    keep(sp, &n) == -1)
+			break;
+next:
 		errno = 0;
 	}
-	if (errno != 0) {
-		int saved = errno;
-
-		(void)closedir(d);
+	saved = errno;
+	(void)closedir(d);
+	if (saved != 0) {
+		sp->ncand = 0;
 		errno = saved;
 		return -1;
 	}
-	(void)closedir(d);
+	/* heapsort: best first */
+	for (i = sp->ncand - 1; i > 0; i--) {
+		t = sp->heap[0];
+		sp->heap[0] = sp->heap[i];
+		sp->heap[i] = t;
+		siftdown(sp, 0, i);
+	}
+	sp->scanned = now_ms();
+	sp->scancost = sp->scanned - start;
 	return 0;
+}
+
+/*
+ * Is the candidate list stale?  Rescanning costs a read of all of new/,
+ * so it is done at most once a second, and never more than a twentieth
+ * of the time, however large new/ is.
+ */
+static int
+stale(const struct spool *sp)
+{
+	long long age = now_ms() - sp->scanned;
+
+	return age >= 1000 && age >= 20 * sp->scancost;
 }
 
 /*
@@ -184,7 +273,7 @@ spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 		return 0;
 	now = spool__now();
 	for (;;) {
-		if (sp->icand >= sp->ncand || now - sp->scanned >= 1) {
+		if (sp->icand >= sp->ncand || stale(sp)) {
 			/*
 			 * Scan again only if others made progress since our
 			 * own last scan: candidates that were merely busy
@@ -200,10 +289,13 @@ spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 			progress = 0;
 		}
 		while (sp->icand < sp->ncand) {
-			r = take(sp, sp->cand[sp->icand++].name, opt, now, m);
-			if (r == 0)
+			r = take(sp, sp->cand[sp->heap[sp->icand++]].name, opt,
+			    now, m);
+			if (r == 0) {
+				/* lost a race: skip ahead past the others */
 				progress = 1;
-			else if (r != 2)
+				sp->icand += (int)arc4random_uniform(SPREAD);
+			} else if (r != 2)
 				return r;
 		}
 	}

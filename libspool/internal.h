@@ -8,7 +8,8 @@
 
 #include "spool.h"
 
-#define CAND_MAX	64	/* claim candidates kept from one scan */
+#define CAND_MAX	16384	/* claim candidates kept from one scan */
+#define SPREAD		8	/* claimants spread over the first few */
 
 struct cand {
 	char	 name[SPOOL_NAME_MAX + 1];
@@ -27,10 +28,12 @@ struct spool {
 	struct spool_config cfg;
 	char		 host[SPOOL_HOST_MAX + 1];
 	unsigned long	 seq;			/* SEQ of the next ID */
-	/* claim candidates, best first, from the last scan of new/ */
-	struct cand	 cand[CAND_MAX];
-	int		 ncand, icand;
-	time_t		 scanned;
+	/* claim candidates from the last scan of new/: slots, and their
+	   order (a heap while scanning, best first after) */
+	struct cand	*cand;
+	int		*heap;
+	int		 ncand, icand, candcap;
+	long long	 scanned, scancost;	/* monotonic ms */
 	time_t		 next_due;
 };
 

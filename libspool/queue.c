@@ -502,6 +502,8 @@ spool_close(struct spool *sp)
 		(void)close(sp->kfd);
 	if (sp->qfd != -1)
 		(void)close(sp->qfd);
+	free(sp->cand);
+	free(sp->heap);
 	free(sp);
 }
 
