@@ -83,6 +83,10 @@ test check: all $(UNIT)
 demo: all
 	tests/demo
 
+# messages per second and per-message costs against a plain C baseline
+bench: all
+	tests/bench/run
+
 check-asan:
 	$(MAKE) clean
 	ASAN_OPTIONS=verify_asan_link_order=0 \
@@ -130,4 +134,4 @@ clean:
 	rm -f q libspool.a libspool.so libspool.so.0 libspool.pc \
 		$(LIBOBJ) $(LIBPIC) $(CMDOBJ) $(UNIT)
 
-.PHONY: all demo test check check-asan lint install uninstall clean
+.PHONY: all demo bench test check check-asan lint install uninstall clean
