@@ -38,6 +38,9 @@ CMDOBJ = cmd/q.o cmd/util.o cmd/put.o cmd/take.o cmd/cat.o cmd/ack.o \
 
 UNIT = tests/unit/test_name
 
+# every name libspool(3) documents gets a link to it: man spool_claim
+MANLINKS = `sed -n 's/^\.Nm \(spool_[a-z_]*\).*/\1/p' man/libspool.3`
+
 all: q libspool.a libspool.so.0
 
 .SUFFIXES: .c .o .pic.o
@@ -116,6 +119,9 @@ install: all libspool.pc
 	install -m 644 libspool.pc $(DESTDIR)$(PKGCONFIGDIR)/libspool.pc
 	install -m 644 man/q.1 $(DESTDIR)$(MANDIR)/man1/q.1
 	install -m 644 man/libspool.3 $(DESTDIR)$(MANDIR)/man3/libspool.3
+	for f in $(MANLINKS); do \
+		ln -sf libspool.3 $(DESTDIR)$(MANDIR)/man3/$$f.3; \
+	done
 	install -m 644 man/q.5 $(DESTDIR)$(MANDIR)/man5/q.5
 	install -m 644 completions/q.bash $(DESTDIR)$(BASHCOMPDIR)/q
 	install -m 644 completions/_q $(DESTDIR)$(ZSHCOMPDIR)/_q
@@ -123,6 +129,7 @@ install: all libspool.pc
 	rm -f libspool.pc
 
 uninstall:
+	for f in $(MANLINKS); do rm -f $(DESTDIR)$(MANDIR)/man3/$$f.3; done
 	rm -f $(DESTDIR)$(BINDIR)/q $(DESTDIR)$(LIBDIR)/libspool.a \
 		$(DESTDIR)$(LIBDIR)/libspool.so.0 $(DESTDIR)$(LIBDIR)/libspool.so \
 		$(DESTDIR)$(INCDIR)/spool.h $(DESTDIR)$(PKGCONFIGDIR)/libspool.pc \

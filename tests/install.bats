@@ -14,6 +14,9 @@ load helper
 		assert_exists "$stage/opt/qtest/$f"
 	done
 	assert_file_contains "$stage/opt/qtest/lib/pkgconfig/libspool.pc" '^prefix=/opt/qtest$'
+	# man spool_claim finds libspool(3)
+	assert_link_exists "$stage/opt/qtest/share/man/man3/spool_claim.3"
+	assert_equal "$(readlink "$stage/opt/qtest/share/man/man3/spool_claim.3")" libspool.3
 	run -0 "$stage/opt/qtest/bin/q" --version
 
 	cat >"$BATS_TEST_TMPDIR/prog.c" <<'C'
@@ -53,6 +56,6 @@ C
 	assert_file_exists "$BATS_TEST_TMPDIR/lq/done/$output,a=1"
 
 	run -0 make -C "$ROOT" uninstall DESTDIR="$stage" PREFIX=/opt/qtest
-	run find "$stage" -type f
+	run find "$stage" ! -type d
 	assert_output ""
 }
