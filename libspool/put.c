@@ -4,7 +4,11 @@
  * The delivery protocol of maildir: each message is written into tmp/
  * under a fresh ID by spool__write() (O_EXCL, every write checked,
  * fdatasync, checked close), and only then renamed into new/; new/ is
- * fsynced once for the whole batch before any ID is handed out.  A crash
+ * fsynced once for the whole batch before any ID is handed out.  A batch
+ * of several messages is committed as a group: its files are written
+ * without a sync each, then one syncfs(2) of the file system makes them
+ * all durable (it reports any write-back error since the queue was
+ * opened) before the first is renamed into new/.  A crash
  * at any point leaves at most a file in tmp/, which nobody else looks at
  * and sweep removes after 36 hours; a reader of new/ never sees a partial
  * message.  If committing fails halfway the messages already renamed stay
@@ -15,6 +19,7 @@
  * per-handle counter; O_EXCL in tmp/ and RENAME_NOREPLACE into new/ catch
  * the impossible collision, which just takes the next sequence number.
  */
+#define _GNU_SOURCE	/* syncfs */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,8 +100,13 @@ add(struct spool_batch *b, const void *buf, size_t len, int fd)
 	for (i = 0; i < ID_TRIES; i++) {
 		if (spool__new_id(sp, n) == -1)
 			return -1;
+		/*
+		 * Group commit: the first message is synced as it is
+		 * written; once there is a second, none is, and the
+		 * commit syncs the file system once for all of them.
+		 */
 		if (spool__write(sp, sp->dfd[SPOOL_TMP], n->name, buf, len, fd,
-		    b->nosync) == 0)
+		    b->nosync || b->n > 0) == 0)
 			break;
 		if (errno != EEXIST)
 			return -1;
@@ -199,6 +209,10 @@ static int
 deliverall(struct spool_batch *b)
 {
 	int r;
+
+	/* a batch is made durable at once, before anything is visible */
+	if (b->n > 1 && !b->nosync && syncfs(b->sp->dfd[SPOOL_TMP]) == -1)
+		return -1;
 
 	if ((r = spool__fanout(b)) != 0)
 		return r == 1 ? 0 : -1;

@@ -443,3 +443,17 @@ check_delivered() {
 	run q take "$qp"
 	assert_output "$id,a=1"
 }
+
+@test "put -l: the group commit's syncfs fails: 74, nothing in new/ or tmp/" {
+	require_strace
+	q put -m first jobs >/dev/null
+	run --separate-stderr -74 env ASAN_OPTIONS=detect_leaks=0 \
+		strace -f -qq -o /dev/null -e inject=syncfs:error=EIO:when=1 \
+		q put -l jobs < <(printf 'a\nb\nc\n')
+	assert_output ""
+	assert_equal "$stderr" "q put: jobs: 3 of 3 messages not enqueued: Input/output error"
+	assert_equal "$(count jobs new)" 1
+	assert_equal "$(count jobs tmp)" 0
+	run -0 q put -l jobs < <(printf 'a\nb\nc\n')
+	assert_equal "$(count jobs new)" 4
+}
