@@ -66,6 +66,7 @@ typedef int q_queueop(const char *queue, struct spool *sp, void *arg);
 int	 q_allqueues(q_queueop *fn, void *arg);
 int	 q_onequeue(const char *queue, q_queueop *fn, void *arg);
 void	 q_json_string(const char *s);
+const char *q_vis(const char *s);
 const char *q_subname(const char *queue);
 char	*q_human(long long secs, char *buf, size_t len);
 int	 q_state(const char *s);

@@ -3,14 +3,18 @@
  * from errno to exit status, queue lookup under $QDIR, and the final check
  * of stdout.
  */
+#include <sys/stat.h>
+
 #include <dirent.h>
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <vis.h>
 
 #include "cmd.h"
 #include "banned.h"
@@ -99,7 +103,7 @@ q_path(const char *queue)
 	if (strchr(queue, '/') != NULL)
 		return q_join(queue, NULL);
 	if (queue[0] == '\0' || queue[0] == '.') {
-		warnx("%s: invalid queue name", queue);
+		warnx("%s: invalid queue name", q_vis(queue));
 		return NULL;
 	}
 	dir = q_qdir();
@@ -148,19 +152,20 @@ q_open(const char *queue, int flags, struct spool **spp)
 		return Q_OK;
 	switch (saved) {
 	case ENOENT:
-		warnx("%s: no such queue", queue);
+		warnx("%s: no such queue", q_vis(queue));
 		return Q_NOINPUT;
 	case ENOTDIR:
-		warnx("%s: not a queue", queue);
+		warnx("%s: not a queue", q_vis(queue));
 		return Q_NOINPUT;
 	case EINVAL:
-		warnx("%s: malformed config", queue);
+		warnx("%s: malformed config", q_vis(queue));
 		return Q_DATAERR;
 	case EXDEV:
-		warnx("%s: state directories on another file system", queue);
+		warnx("%s: state directories on another file system",
+		    q_vis(queue));
 		return Q_IOERR;
 	default:
-		warnc(saved, "%s", queue);
+		warnc(saved, "%s", q_vis(queue));
 		return q_status(saved);
 	}
 }
@@ -191,6 +196,22 @@ q_lease(const char *s, long long *secs)
 }
 
 /*
+ * s made safe for a one-line message: newlines, tabs and other control
+ * characters escaped as vis(3) does.  The result lives until the fourth
+ * call after.
+ */
+const char *
+q_vis(const char *s)
+{
+	static char buf[4][4 * PATH_MAX + 1];
+	static int k;
+
+	k = (k + 1) % 4;
+	strnvis(buf[k], s, sizeof(buf[k]), VIS_CSTYLE | VIS_NL | VIS_TAB);
+	return buf[k];
+}
+
+/*
  * Report that ref could not be acted on.  For ENOENT say enoent, or "no
  * such message" when the ID is nowhere in the queue.
  */
@@ -200,19 +221,19 @@ q_referr(struct spool *sp, const char *queue, const char *ref, int errnum,
 {
 	struct spool_name n, id;
 	enum spool_state st;
-	const char *base;
+	const char *base, *vq = q_vis(queue), *vref = q_vis(ref);
 
 	switch (errnum) {
 	case EINVAL:
 	case ENAMETOOLONG:
-		warnx("%s: %s: malformed ID", queue, ref);
+		warnx("%s: %s: malformed ID", vq, vref);
 		break;
 	case EXDEV:
-		warnx("%s: %s: not a message of this queue", queue, ref);
+		warnx("%s: %s: not a message of this queue", vq, vref);
 		break;
 	case EBUSY:
-		warnx("%s: %s: claimed; ack, release or fail it first", queue,
-		    ref);
+		warnx("%s: %s: claimed; ack, release or fail it first", vq,
+		    vref);
 		break;
 	case ENOENT:
 		/* is the ID anywhere in the queue? */
@@ -220,14 +241,14 @@ q_referr(struct spool *sp, const char *queue, const char *ref, int errnum,
 		if (spool_name_parse(base != NULL ? base + 1 : ref, &id) == 0) {
 			id.name[id.idlen] = '\0';
 			if (spool_find(sp, id.name, ~0U, &n, &st) == 1) {
-				warnx("%s: %s: %s", queue, ref, enoent);
+				warnx("%s: %s: %s", vq, vref, enoent);
 				break;
 			}
 		}
-		warnx("%s: %s: no such message", queue, ref);
+		warnx("%s: %s: no such message", vq, vref);
 		break;
 	default:
-		warnc(errnum, "%s: %s", queue, ref);
+		warnc(errnum, "%s: %s", vq, vref);
 	}
 	return q_status(errnum);
 }
@@ -265,7 +286,8 @@ q_checkrefs(const char *queue, int n, char *refs[])
 		base = strrchr(refs[i], '/');
 		if (spool_name_parse(base != NULL ? base + 1 : refs[i],
 		    &parsed) == -1) {
-			warnx("%s: %s: malformed ID", queue, refs[i]);
+			warnx("%s: %s: malformed ID", q_vis(queue),
+			    q_vis(refs[i]));
 			return Q_DATAERR;
 		}
 	}
@@ -360,6 +382,20 @@ q_state(const char *s)
 	return -1;
 }
 
+/* A directory with a new/ entry of any kind: meant to be a queue. */
+static int
+q_isqueuedir(const char *path)
+{
+	struct stat st;
+	char *p;
+	int r;
+
+	p = q_join(path, "new");
+	r = lstat(p, &st) == 0;
+	free(p);
+	return r;
+}
+
 /*
  * Call fn for every queue under $QDIR, in directory order, with its name
  * and its open handle.  Entries that are not queues are skipped silently;
@@ -390,7 +426,8 @@ q_allqueues(q_queueop *fn, void *arg)
 		if ((sp = spool_open(path, 0)) != NULL) {
 			status = q_worse(status, fn(de->d_name, sp, arg));
 			spool_close(sp);
-		} else if (errno != ENOENT && errno != ENOTDIR)
+		} else if ((errno != ENOENT && errno != ENOTDIR) ||
+		    (errno == ENOTDIR && q_isqueuedir(path)))
 			status = q_worse(status, q_open(path, 0, &sp));
 		free(path);
 	}
