@@ -630,6 +630,12 @@ main(int argc, char *argv[])
 	    dups, nkilled, now() - t0);
 	if (nkilled == 0 && dups != 0)
 		fail("duplicates without a kill");
+	for (k = 0; k < (int)nmsgs; k++) {
+		free(msgs[k].id);
+		free(msgs[k].body);
+	}
+	free(msgs);
+	free(killed);
 	if (failures > 0) {
 		printf("FAILED: %d problems\n", failures);
 		return 1;
