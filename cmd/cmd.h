@@ -65,6 +65,7 @@ int	 q_each(int argc, char *argv[], q_refop *fn, void *arg,
 typedef int q_queueop(const char *queue, struct spool *sp, void *arg);
 int	 q_allqueues(q_queueop *fn, void *arg);
 int	 q_onequeue(const char *queue, q_queueop *fn, void *arg);
+int	 q_queues(int argc, char *argv[], q_queueop *fn, void *arg);
 void	 q_json_string(const char *s);
 const char *q_vis(const char *s);
 const char *q_subname(const char *queue);

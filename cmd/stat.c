@@ -114,7 +114,7 @@ cmd_stat(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int ch, i, jflag = 0, status = Q_OK;
+	int ch, jflag = 0;
 
 	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -129,9 +129,5 @@ cmd_stat(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	for (i = 0; i < argc; i++)
-		status = q_worse(status, q_onequeue(argv[i], one, &jflag));
-	if (argc == 0)
-		status = q_allqueues(one, &jflag);
-	return q_finish(status);
+	return q_finish(q_queues(argc, argv, one, &jflag));
 }

@@ -87,7 +87,7 @@ cmd_sweep(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int ch, i, dryrun = 0, status = Q_OK;
+	int ch, dryrun = 0;
 
 	while ((ch = getopt_long(argc, argv, "+nh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -102,9 +102,5 @@ cmd_sweep(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc == 0)
-		status = q_allqueues(sweep, &dryrun);
-	for (i = 0; i < argc; i++)
-		status = q_worse(status, q_onequeue(argv[i], sweep, &dryrun));
-	return q_finish(status);
+	return q_finish(q_queues(argc, argv, sweep, &dryrun));
 }

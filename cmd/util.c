@@ -436,6 +436,19 @@ q_allqueues(q_queueop *fn, void *arg)
 	return status;
 }
 
+/* Call fn for each queue named, or for every queue if none is. */
+int
+q_queues(int argc, char *argv[], q_queueop *fn, void *arg)
+{
+	int i, status = Q_OK;
+
+	if (argc == 0)
+		return q_allqueues(fn, arg);
+	for (i = 0; i < argc; i++)
+		status = q_worse(status, q_onequeue(argv[i], fn, arg));
+	return status;
+}
+
 /* Call fn for the queue named queue. */
 int
 q_onequeue(const char *queue, q_queueop *fn, void *arg)
