@@ -130,6 +130,33 @@ keep(struct spool *sp, const struct spool_name *n)
 	return 0;
 }
 
+/*
+ * Can the entry name not make it among the candidates?  Once they are
+ * CAND_MAX, a name that sorts after the worst of them loses without being
+ * parsed: in a deep queue nearly all do, and the scan costs little more
+ * than reading the directory.  A name with d= is always parsed, for the
+ * time of the next due message.
+ */
+static int
+hopeless(const struct spool *sp, const char *name)
+{
+	const struct cand *worst;
+	const char *p;
+	int prio = SPOOL_PRIO_DEFAULT;
+
+	if (sp->ncand < CAND_MAX || strstr(name, ",d=") != NULL)
+		return 0;
+	if ((p = strstr(name, ",p=")) != NULL) {
+		if (p[3] < '0' || p[3] > '9')
+			return 0;
+		prio = p[3] - '0';
+	}
+	worst = &sp->cand[sp->heap[0]];
+	if (prio != worst->prio)
+		return prio > worst->prio;
+	return strcmp(name, worst->name) >= 0;
+}
+
 static int
 scan(struct spool *sp, time_t now)
 {
@@ -145,7 +172,7 @@ scan(struct spool *sp, time_t now)
 		return -1;
 	errno = 0;
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' ||
+		if (de->d_name[0] == '.' || hopeless(sp, de->d_name) ||
 		    spool_name_parse(de->d_name, &n) == -1 ||
 		    !spool__valid_in(SPOOL_NEW, &n))
 			goto next;

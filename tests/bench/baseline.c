@@ -7,18 +7,23 @@
  * queue filled here can be claimed by q), but nothing is parsed, sorted,
  * validated or checked beyond the return values.
  *
- *	baseline put1 QUEUE [-n]
+ *	baseline fill QUEUE N
+ *		N empty messages created straight in new/ (open O_EXCL,
+ *		close): the state N times q put --no-sync </dev/null leaves,
+ *		at a fraction of the cost; for setting up queues, untimed
+ *	baseline put1 [-n] QUEUE
  *		one message from stdin: open tmp/ID O_EXCL, write, fdatasync,
  *		close, rename into new/, fsync new/ (-n: neither sync)
- *	baseline batch QUEUE [-n]
+ *	baseline batch [-n] QUEUE
  *		one message per line of stdin: open O_EXCL, write, fdatasync,
  *		close each into tmp/; rename each into new/; fsync new/ once
  *	baseline drain QUEUE TOTAL CHUNK MAXSEC
  *		readdir new/ and for each entry: rename into cur/, open, read,
  *		close, rename into done/; TOTAL messages or until new/ is empty
  *		or MAXSEC seconds of draining passed.  With CHUNK > 0, after
- *		every CHUNK messages the clock stops and as many messages are
- *		put back (no sync), so the depth of new/ stays where it was.
+ *		every CHUNK messages the clock stops and as many (empty)
+ *		messages are put back through tmp/ (no sync), so the depth
+ *		of new/ stays where it was.
  *	baseline race QUEUE WORKERS
  *		WORKERS processes drain new/ at once (as drain, without the
  *		read); counts the renames that lost the race (ENOENT)
@@ -26,9 +31,10 @@
  *		posix_spawn PROG N times, at most JOBS running at once
  *
  * drain, race and spawn print one line of key=value pairs: n (messages),
- * sec (wall time, CLOCK_MONOTONIC), and where it applies lost and rss
- * (ru_maxrss, KiB).  put1 and batch print nothing: they are timed from
- * outside, like q put.
+ * sec (wall time, CLOCK_MONOTONIC), and where it applies first (drain:
+ * from before opening the queue to the first message acknowledged), lost
+ * and rss (ru_maxrss, KiB).  put1 and batch print nothing: they are timed
+ * from outside, like q put.
  */
 #define _GNU_SOURCE
 #include <sys/resource.h>
@@ -163,9 +169,9 @@ put1(int argc, char *argv[])
 	char name[NAMELEN], buf[65536];
 	size_t len = 0;
 	ssize_t n;
-	int sync = !(argc > 3 && strcmp(argv[3], "-n") == 0);
+	int sync = strcmp(argv[2], "-n") != 0;
 
-	openqueue(argv[2], 0);
+	openqueue(argv[argc - 1], 0);
 	while ((n = read(STDIN_FILENO, buf + len, sizeof(buf) - len)) > 0)
 		len += (size_t)n;
 	mkname(name);
@@ -183,9 +189,9 @@ batch(int argc, char *argv[])
 	char *line = NULL;
 	size_t cap = 0, n = 0, ncap = 0, i;
 	ssize_t len;
-	int sync = !(argc > 3 && strcmp(argv[3], "-n") == 0);
+	int sync = strcmp(argv[2], "-n") != 0;
 
-	openqueue(argv[2], 0);
+	openqueue(argv[argc - 1], 0);
 	while ((len = getline(&line, &cap, stdin)) != -1) {
 		if (n == ncap) {
 			ncap = ncap ? ncap * 2 : 1024;
@@ -205,19 +211,40 @@ batch(int argc, char *argv[])
 	return 0;
 }
 
-/* Put k messages back into new/, no sync (untimed by the callers). */
+/* Put k empty messages back into new/, no sync (untimed by callers). */
 static void
 refill(long k)
 {
-	char name[NAMELEN], buf[64];
-	int len;
+	char name[NAMELEN];
 
 	while (k-- > 0) {
 		mkname(name);
-		len = snprintf(buf, sizeof(buf), "refill %lu\n", seq);
-		writemsg(name, buf, (size_t)len, 0);
+		writemsg(name, "", 0, 0);
 		deliver(name);
 	}
+}
+
+static int
+fill(int argc, char *argv[])
+{
+	char name[NAMELEN];
+	long n;
+	int fd;
+
+	if (argc != 4)
+		return 2;
+	n = atol(argv[3]);
+	openqueue(argv[2], 0);
+	while (n-- > 0) {
+		mkname(name);
+		fd = openat(newfd, name, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0666);
+		if (fd == -1)
+			die("openat new");
+		if (close(fd) == -1)
+			die("close");
+	}
+	return 0;
 }
 
 /*
@@ -280,7 +307,7 @@ drain(int argc, char *argv[])
 {
 	struct dirent *de;
 	long total, chunk, n = 0, inchunk = 0, lost = 0;
-	double maxsec, t0, spent = 0;
+	double maxsec, t0, spent = 0, first = 0;
 	DIR *d;
 	int dfd;
 
@@ -289,8 +316,8 @@ drain(int argc, char *argv[])
 	total = atol(argv[3]);
 	chunk = atol(argv[4]);
 	maxsec = atof(argv[5]);
-	openqueue(argv[2], 1);
 	t0 = now();
+	openqueue(argv[2], 1);
 	if ((dfd = dup(newfd)) == -1 || (d = fdopendir(dfd)) == NULL)
 		die("fdopendir");
 	while (n < total && spent + now() - t0 < maxsec) {
@@ -300,7 +327,8 @@ drain(int argc, char *argv[])
 			lost++;
 			continue;
 		}
-		n++;
+		if (n++ == 0)
+			first = now() - t0;
 		if (chunk > 0 && ++inchunk == chunk) {
 			spent += now() - t0;
 			refill(inchunk);
@@ -312,7 +340,8 @@ drain(int argc, char *argv[])
 	if (chunk > 0)
 		refill(inchunk);
 	closedir(d);
-	printf("n=%ld sec=%.6f lost=%ld rss=%ld\n", n, spent, lost, maxrss());
+	printf("n=%ld sec=%.6f first=%.6f lost=%ld rss=%ld\n", n, spent, first,
+	    lost, maxrss());
 	return 0;
 }
 
@@ -408,6 +437,8 @@ spawn(int argc, char *argv[])
 int
 main(int argc, char *argv[])
 {
+	if (argc >= 3 && strcmp(argv[1], "fill") == 0)
+		return fill(argc, argv);
 	if (argc >= 3 && strcmp(argv[1], "put1") == 0)
 		return put1(argc, argv);
 	if (argc >= 3 && strcmp(argv[1], "batch") == 0)
@@ -418,6 +449,7 @@ main(int argc, char *argv[])
 		return race(argc, argv);
 	if (argc >= 3 && strcmp(argv[1], "spawn") == 0)
 		return spawn(argc, argv);
-	fprintf(stderr, "usage: baseline put1|batch|drain|race|spawn ...\n");
+	fprintf(stderr, "usage: baseline fill|put1|batch|drain|race|spawn "
+	    "...\n");
 	return 2;
 }

@@ -1,16 +1,14 @@
 /*
- * drain.c - libspool in one process, for tests/bench: fills, drains, depth
- * runs, peak memory and lost races.
+ * drain.c - libspool in one process, for tests/bench: drains, depth runs,
+ * peak memory and lost races.
  *
- *	drain fill QUEUE N
- *		put N messages with SPOOL_PUT_NOSYNC (what q put --no-sync
- *		does), in batches of 10,000
  *	drain drain QUEUE TOTAL CHUNK MAXSEC
  *		spool_claim, read the message (spool_open_msg, read, close),
  *		spool_ack: TOTAL messages, or until nothing is ready, or MAXSEC
  *		seconds of draining passed.  With CHUNK > 0, after every CHUNK
- *		messages the clock stops and as many messages are put back (no
- *		sync), so the depth of new/ stays where it was.
+ *		messages the clock stops and as many (empty) messages are put
+ *		back with SPOOL_PUT_NOSYNC, as q put --no-sync would, so the
+ *		depth of new/ stays where it was.
  *	drain race QUEUE WORKERS plain|lock
  *		WORKERS processes, released at once, each spool_claim +
  *		spool_ack until the queue is empty; plain claims as q take
@@ -25,7 +23,8 @@
  * added and nothing is traced.
  *
  * Each prints one line of key=value pairs: n (messages), sec (wall time,
- * CLOCK_MONOTONIC) and the counters.
+ * CLOCK_MONOTONIC), first (drain: from before spool_open to the first
+ * message acknowledged), rss (drain: ru_maxrss, KiB) and the counters.
  */
 #define _GNU_SOURCE
 #include <sys/file.h>
@@ -42,8 +41,6 @@
 #include <unistd.h>
 
 #include "spool.h"
-
-#define FILL_BATCH	10000
 
 static int watchfd = -1;	/* new/ of the queue being drained */
 static long lost_rename, lost_open, busy_lock;
@@ -122,46 +119,23 @@ open_queue(const char *path)
 	return sp;
 }
 
-/* Put k messages, no sync, through the library's batch. */
+/* Put k empty messages, no sync, through the library's batch. */
 static void
 put(struct spool *sp, long k)
 {
 	struct spool_putopt opt = { SPOOL_PRIO_DEFAULT, 0, SPOOL_PUT_NOSYNC,
 	    NULL, 0 };
 	struct spool_batch *b;
-	char buf[64];
 	long i;
-	int len;
 
 	if ((b = spool_batch_begin(sp, &opt)) == NULL)
 		die("spool_batch_begin");
-	for (i = 0; i < k; i++) {
-		len = snprintf(buf, sizeof(buf), "message %ld\n", i);
-		if (spool_batch_add(b, buf, (size_t)len) == -1)
+	for (i = 0; i < k; i++)
+		if (spool_batch_add(b, "", 0) == -1)
 			die("spool_batch_add");
-	}
 	if (spool_batch_commit(b) == -1)
 		die("spool_batch_commit");
 	spool_batch_free(b);
-}
-
-static int
-fill(int argc, char *argv[])
-{
-	struct spool *sp;
-	long n, left;
-	double t0;
-
-	if (argc != 4)
-		return 2;
-	n = atol(argv[3]);
-	sp = open_queue(argv[2]);
-	t0 = now();
-	for (left = n; left > 0; left -= FILL_BATCH)
-		put(sp, left < FILL_BATCH ? left : FILL_BATCH);
-	printf("n=%ld sec=%.6f\n", n, now() - t0);
-	spool_close(sp);
-	return 0;
 }
 
 static void
@@ -188,7 +162,7 @@ drain(int argc, char *argv[])
 	struct spool *sp;
 	struct rusage ru;
 	long total, chunk, n = 0, inchunk = 0, calls = 0;
-	double maxsec, t0, spent = 0;
+	double maxsec, t0, spent = 0, first = 0;
 	int r;
 
 	if (argc != 6)
@@ -208,7 +182,8 @@ drain(int argc, char *argv[])
 		readmsg(sp, &m);
 		if (spool_ack(sp, m.n.name) == -1)
 			die("spool_ack");
-		n++;
+		if (n++ == 0)
+			first = now() - t0;
 		if (chunk > 0 && ++inchunk == chunk) {
 			spent += now() - t0;
 			put(sp, inchunk);
@@ -220,8 +195,8 @@ drain(int argc, char *argv[])
 	if (chunk > 0 && inchunk > 0)
 		put(sp, inchunk);
 	getrusage(RUSAGE_SELF, &ru);
-	printf("n=%ld sec=%.6f lost=%ld calls=%ld rss=%ld\n", n, spent,
-	    lost_rename, calls, ru.ru_maxrss);
+	printf("n=%ld sec=%.6f first=%.6f lost=%ld calls=%ld rss=%ld\n", n,
+	    spent, first, lost_rename, calls, ru.ru_maxrss);
 	spool_close(sp);
 	return 0;
 }
@@ -320,12 +295,10 @@ race(int argc, char *argv[])
 int
 main(int argc, char *argv[])
 {
-	if (argc >= 3 && strcmp(argv[1], "fill") == 0)
-		return fill(argc, argv);
 	if (argc >= 3 && strcmp(argv[1], "drain") == 0)
 		return drain(argc, argv);
 	if (argc >= 3 && strcmp(argv[1], "race") == 0)
 		return race(argc, argv);
-	fprintf(stderr, "usage: drain fill|drain|race QUEUE ...\n");
+	fprintf(stderr, "usage: drain drain|race QUEUE ...\n");
 	return 2;
 }
