@@ -72,7 +72,7 @@ const char *q_subname(const char *queue);
 char	*q_human(long long secs, char *buf, size_t len);
 int	 q_state(const char *s);
 
-/* notify.c */
+/* util.c: waiting for messages */
 struct q_notify {
 	int	 fd;		/* inotify on new/, or -1 */
 	int	 poll;		/* changes may go unseen: poll */
