@@ -52,30 +52,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define NAMELEN	256
 
 extern char **environ;
 
 static int tmpfd = -1, newfd = -1, curfd = -1, donefd = -1;
 static unsigned long seq;
-
-static void die(const char *) __attribute__((noreturn));
-
-static void
-die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static long
 maxrss(void)

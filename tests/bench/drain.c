@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "spool.h"
+#include "bench.h"
 
 static int watchfd = -1;	/* new/ of the queue being drained */
 static long lost_rename, lost_open, busy_lock;
@@ -89,24 +90,6 @@ __wrap_flock(int fd, int op)
 	if (r == -1 && errno == EWOULDBLOCK)
 		busy_lock++;
 	return r;
-}
-
-static void die(const char *) __attribute__((noreturn));
-
-static void
-die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static struct spool *
