@@ -313,23 +313,21 @@ retry(struct worker *w, struct job *j, const char *why, int temporary)
 	long long delay;
 	char d[32];
 
-	if (!temporary && !w->killed_all &&
-	    (long long)j->m.n.attempts >= w->attempts) {
-		if (spool_fail(w->sp, j->m.n.name) == -1)
-			goto lost;
+	switch (spool_requeue(w->sp, j->m.n.name, w->attempts,
+	    (temporary ? SPOOL_REQUEUE_TEMPORARY : 0) |
+	    (w->killed_all ? SPOOL_REQUEUE_NOW : 0), &delay)) {
+	case 0:
 		logmsg(w, j, "%s, out of attempts (%lld), moved to failed/",
 		    why, w->attempts);
-		return;
+		break;
+	case 1:
+		logmsg(w, j, "%s, released, retry in %s", why,
+		    spool_duration_format(delay, d, sizeof(d)));
+		break;
+	default:
+		logmsg(w, j, "%s, but %s", why, errno == ENOENT ?
+		    "the lease was lost" : strerror(errno));
 	}
-	delay = w->killed_all ? 0 : spool_backoff(w->sp, j->m.n.attempts);
-	if (spool_release(w->sp, j->m.n.name, delay) == -1)
-		goto lost;
-	logmsg(w, j, "%s, released, retry in %s", why,
-	    spool_duration_format(delay, d, sizeof(d)));
-	return;
-lost:
-	logmsg(w, j, "%s, but %s", why, errno == ENOENT ?
-	    "the lease was lost" : strerror(errno));
 }
 
 /* CMD of job j ended with wait status ws: act on it. */

@@ -366,6 +366,22 @@ long long spool_backoff(const struct spool *sp, unsigned attempt);
  */
 int	 spool_ready(struct spool *sp);
 
+enum spool_requeue_flags {
+	SPOOL_REQUEUE_TEMPORARY = 1 << 0,	/* never to failed/ */
+	SPOOL_REQUEUE_NOW = 1 << 1		/* no backoff, never failed/ */
+};
+
+/*
+ * After a failed try of the claimed message ref: release it for another
+ * try after spool_backoff(), or, once it has been claimed attempts times
+ * (0: the queue's attempts setting), move it to failed/.  flags may keep it
+ * from failed/ (SPOOL_REQUEUE_TEMPORARY) or release it at once
+ * (SPOOL_REQUEUE_NOW).  Returns 1 (released, the delay in *delay), 0 (moved
+ * to failed/), or -1 with errno as spool_release() and spool_fail().
+ */
+int	 spool_requeue(struct spool *sp, const char *ref, long long attempts,
+	    unsigned flags, long long *delay);
+
 /*
  * Housekeeping.
  */
