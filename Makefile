@@ -36,7 +36,7 @@ CMDOBJ = cmd/q.o cmd/util.o cmd/put.o cmd/take.o cmd/cat.o cmd/ack.o \
 	cmd/replay.o cmd/purge.o cmd/rm.o cmd/pause.o cmd/resume.o \
 	cmd/sub.o cmd/unsub.o
 
-UNIT = tests/unit/test_name
+UNIT = tests/unit/test_name tests/unit/test_claim
 
 # every name libspool(3) documents gets a link to it: man spool_claim
 MANLINKS = `sed -n 's/^\.Nm \(spool_[a-z_]*\).*/\1/p' man/libspool.3`
@@ -72,6 +72,11 @@ q: $(CMDOBJ) libspool.a
 tests/unit/test_name: tests/unit/test_name.c libspool.a $(HDR)
 	$(CC) $(QCFLAGS) $(LDFLAGS) -o $@ tests/unit/test_name.c \
 		libspool.a $(BSD_LIBS)
+
+# the claim code with limits small enough for a test to overflow them
+tests/unit/test_claim: tests/unit/test_claim.c $(LIBOBJ:.o=.c) $(HDR)
+	$(CC) $(QCFLAGS) -DCAND_MAX=16 -DNAMES_MAX=800 $(LDFLAGS) -o $@ \
+		tests/unit/test_claim.c $(LIBOBJ:.o=.c) $(BSD_LIBS)
 
 libspool.pc: Makefile
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' \

@@ -46,31 +46,48 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The name of candidate c. */
+static const char *
+cname(const struct spool *sp, const struct cand *c)
+{
+	return sp->names + c->off;
+}
+
 /* Order of candidates: priority, then name (enqueue time). */
 static int
-before(const struct spool *sp, int a, int b)
+before(const struct spool *sp, const struct cand *x, const struct cand *y)
 {
-	const struct cand *x = &sp->cand[a], *y = &sp->cand[b];
+	if (x->key != y->key)
+		return x->key < y->key;
+	return strcmp(cname(sp, x), cname(sp, y)) < 0;
+}
 
-	if (x->prio != y->prio)
-		return x->prio < y->prio;
-	return strcmp(x->name, y->name) < 0;
+/*
+ * The sort key of a name: priority, SEC and USEC in one number, so that
+ * most comparisons need no strcmp.  SEC and USEC have fixed widths, so
+ * the key orders names as strcmp does but for ties.
+ */
+static uint64_t
+mkkey(int prio, time_t sec, long usec)
+{
+	return (uint64_t)prio << 60 | (uint64_t)sec << 20 | (uint64_t)usec;
 }
 
 /* Restore the max-heap (worst candidate on top) below position i. */
 static void
 siftdown(struct spool *sp, int i, int n)
 {
-	int c, t;
+	struct cand *h = sp->cand, t;
+	int c;
 
 	while ((c = 2 * i + 1) < n) {
-		if (c + 1 < n && before(sp, sp->heap[c], sp->heap[c + 1]))
+		if (c + 1 < n && before(sp, &h[c], &h[c + 1]))
 			c++;
-		if (!before(sp, sp->heap[i], sp->heap[c]))
+		if (!before(sp, &h[i], &h[c]))
 			break;
-		t = sp->heap[i];
-		sp->heap[i] = sp->heap[c];
-		sp->heap[c] = t;
+		t = h[i];
+		h[i] = h[c];
+		h[c] = t;
 		i = c;
 	}
 }
@@ -78,36 +95,156 @@ siftdown(struct spool *sp, int i, int n)
 static void
 siftup(struct spool *sp, int i)
 {
-	int p, t;
+	struct cand *h = sp->cand, t;
+	int p;
 
-	while (i > 0 && before(sp, sp->heap[p = (i - 1) / 2], sp->heap[i])) {
-		t = sp->heap[i];
-		sp->heap[i] = sp->heap[p];
-		sp->heap[p] = t;
+	while (i > 0 && before(sp, &h[p = (i - 1) / 2], &h[i])) {
+		t = h[i];
+		h[i] = h[p];
+		h[p] = t;
 		i = p;
 	}
 }
 
-/* Keep n among the best CAND_MAX candidates of this scan. */
+struct at {
+	uint32_t off;
+	int	 i;
+};
+
+static int
+byoff(const void *a, const void *b)
+{
+	const struct at *x = a, *y = b;
+
+	return (x->off > y->off) - (x->off < y->off);
+}
+
+/*
+ * Squeeze the names of the kept candidates together at the start of the
+ * arena, dropping what replaced names left behind.
+ */
+static int
+compact(struct spool *sp)
+{
+	struct at *order;
+	struct cand *c;
+	uint32_t end = 0;
+	int i;
+
+	if ((order = reallocarray(NULL, (size_t)sp->ncand + 1,
+	    sizeof(*order))) == NULL)
+		return -1;
+	for (i = 0; i < sp->ncand; i++) {
+		order[i].off = sp->cand[i].off;
+		order[i].i = i;
+	}
+	qsort(order, (size_t)sp->ncand, sizeof(*order), byoff);
+	for (i = 0; i < sp->ncand; i++) {
+		c = &sp->cand[order[i].i];
+		memmove(sp->names + end, sp->names + c->off, c->len + 1U);
+		c->off = end;
+		c->room = (uint16_t)(c->len + 1);
+		end += c->room;
+	}
+	free(order);
+	sp->namesend = sp->live = end;
+	return 0;
+}
+
+/*
+ * Room for len + 1 bytes of name at the end of the arena, growing it up
+ * to NAMES_MAX, then compacting it once a quarter of it is left over from
+ * replaced names.  Returns 1, 0 (no room: drop a candidate), or -1.
+ */
+static int
+room(struct spool *sp, size_t len)
+{
+	size_t cap;
+	char *p;
+
+	while (sp->namesend + len + 1 > sp->namescap) {
+		if (sp->namescap < NAMES_MAX) {
+			cap = sp->namescap ? sp->namescap * 4 : 4096;
+			if (cap > NAMES_MAX)
+				cap = NAMES_MAX;
+			if ((p = realloc(sp->names, cap)) == NULL)
+				return -1;
+			sp->names = p;
+			sp->namescap = cap;
+		} else if (sp->namesend - sp->live >= NAMES_MAX / 4) {
+			if (compact(sp) == -1)
+				return -1;
+		} else
+			return 0;
+	}
+	return 1;
+}
+
+/* Does the name s with key k sort before candidate c? */
+static int
+better(const struct spool *sp, uint64_t k, const char *s,
+    const struct cand *c)
+{
+	if (k != c->key)
+		return k < c->key;
+	return strcmp(s, cname(sp, c)) < 0;
+}
+
+/* Drop the worst candidate; returns it. */
+static struct cand
+dropworst(struct spool *sp)
+{
+	struct cand worst = sp->cand[0];
+
+	sp->cand[0] = sp->cand[--sp->ncand];
+	siftdown(sp, 0, sp->ncand);
+	return worst;
+}
+
+/*
+ * Keep n if it is among the best candidates of this scan: at most
+ * CAND_MAX of them, with at most NAMES_MAX bytes of names.  Once either
+ * is full, n takes the place of the worst kept candidate if it is better
+ * (sp->full says the scan left some behind).  Returns 0, or -1 if out of
+ * memory.
+ */
 static int
 keep(struct spool *sp, const struct spool_name *n)
 {
-	struct cand *c;
+	struct cand c, old;
+	size_t len = strlen(n->name);
 	void *p;
-	int slot, cap;
+	int cap, r;
 
+	c.key = mkkey(n->prio, n->sec, n->usec);
+	c.len = (uint16_t)len;
 	if (sp->ncand == CAND_MAX) {
-		/* better than the worst kept?  then it takes its slot */
-		slot = sp->heap[0];
-		c = &sp->cand[slot];
-		if (n->prio > c->prio || (n->prio == c->prio &&
-		    strcmp(n->name, c->name) >= 0))
+		sp->full = 1;
+		if (!better(sp, c.key, n->name, &sp->cand[0]))
 			return 0;
-		memcpy(c->name, n->name, strlen(n->name) + 1);
-		c->prio = n->prio;
-		siftdown(sp, 0, sp->ncand);
-		return 0;
+		old = dropworst(sp);
+		if (len + 1 <= old.room) {	/* its place fits n */
+			c.off = old.off;
+			c.room = old.room;
+			goto store;
+		}
+		sp->live -= old.room;
 	}
+	while ((r = room(sp, len)) == 0) {
+		/* the arena is full of kept names: drop the worst */
+		sp->full = 1;
+		if (sp->ncand == 0 ||
+		    !better(sp, c.key, n->name, &sp->cand[0]))
+			return 0;
+		old = dropworst(sp);
+		sp->live -= old.room;
+	}
+	if (r == -1)
+		return -1;
+	c.off = (uint32_t)sp->namesend;
+	c.room = (uint16_t)(len + 1);
+	sp->namesend += c.room;
+	sp->live += c.room;
 	if (sp->ncand == sp->candcap) {
 		cap = sp->candcap ? sp->candcap * 4 : 64;
 		if (cap > CAND_MAX)
@@ -116,23 +253,18 @@ keep(struct spool *sp, const struct spool_name *n)
 		    sizeof(*sp->cand))) == NULL)
 			return -1;
 		sp->cand = p;
-		if ((p = reallocarray(sp->heap, (size_t)cap,
-		    sizeof(*sp->heap))) == NULL)
-			return -1;
-		sp->heap = p;
 		sp->candcap = cap;
 	}
-	slot = sp->ncand++;
-	memcpy(sp->cand[slot].name, n->name, strlen(n->name) + 1);
-	sp->cand[slot].prio = n->prio;
-	sp->heap[slot] = slot;
-	siftup(sp, slot);
+store:
+	memcpy(sp->names + c.off, n->name, len + 1);
+	sp->cand[sp->ncand] = c;
+	siftup(sp, sp->ncand++);
 	return 0;
 }
 
 /*
  * Can the entry name not make it among the candidates?  Once they are
- * CAND_MAX, a name that sorts after the worst of them loses without being
+ * full, a name that sorts after the worst of them loses without being
  * parsed: in a deep queue nearly all do, and the scan costs little more
  * than reading the directory.  A name with d= is always parsed, for the
  * time of the next due message.
@@ -141,20 +273,36 @@ static int
 hopeless(const struct spool *sp, const char *name)
 {
 	const struct cand *worst;
-	const char *p;
-	int prio = SPOOL_PRIO_DEFAULT;
+	const char *attrs;
+	uint64_t sec = 0, usec = 0;
+	int i, prio = SPOOL_PRIO_DEFAULT;
 
-	if (sp->ncand < CAND_MAX || strstr(name, ",d=") != NULL)
+	if (sp->ncand < CAND_MAX && !sp->full)
 		return 0;
-	if ((p = strstr(name, ",p=")) != NULL) {
-		if (p[3] < '0' || p[3] > '9')
+	for (i = 0; i < 17; i++) {
+		if (i == 10) {
+			if (name[i] != '.')
+				return 0;
+		} else if (name[i] < '0' || name[i] > '9')
 			return 0;
-		prio = p[3] - '0';
+		else if (i < 10)
+			sec = sec * 10 + (uint64_t)(name[i] - '0');
+		else
+			usec = usec * 10 + (uint64_t)(name[i] - '0');
 	}
-	worst = &sp->cand[sp->heap[0]];
-	if (prio != worst->prio)
-		return prio > worst->prio;
-	return strcmp(name, worst->name) >= 0;
+	if ((attrs = strchr(name + 17, ',')) != NULL) {
+		if (strstr(attrs, ",d=") != NULL)
+			return 0;
+		if (attrs[1] == 'p' && attrs[2] == '=') {
+			if (attrs[3] < '0' || attrs[3] > '9')
+				return 0;
+			prio = attrs[3] - '0';
+		}
+	}
+	worst = &sp->cand[0];
+	if (mkkey(prio, (time_t)sec, (long)usec) != worst->key)
+		return mkkey(prio, (time_t)sec, (long)usec) > worst->key;
+	return strcmp(name, cname(sp, worst)) >= 0;
 }
 
 static int
@@ -163,10 +311,12 @@ scan(struct spool *sp, time_t now)
 	struct spool_name n;
 	struct dirent *de;
 	DIR *d;
+	struct cand t;
 	long long start = now_ms();
-	int i, t, saved;
+	int i, saved;
 
-	sp->ncand = sp->icand = 0;
+	sp->ncand = sp->icand = sp->full = 0;
+	sp->namesend = sp->live = 0;
 	sp->next_due = 0;
 	if ((d = spool__opendir(sp, SPOOL_NEW)) == NULL)
 		return -1;
@@ -196,9 +346,9 @@ next:
 	}
 	/* heapsort: best first */
 	for (i = sp->ncand - 1; i > 0; i--) {
-		t = sp->heap[0];
-		sp->heap[0] = sp->heap[i];
-		sp->heap[i] = t;
+		t = sp->cand[0];
+		sp->cand[0] = sp->cand[i];
+		sp->cand[i] = t;
 		siftdown(sp, 0, i);
 	}
 	sp->scanned = now_ms();
@@ -316,7 +466,7 @@ spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 			progress = 0;
 		}
 		while (sp->icand < sp->ncand) {
-			r = take(sp, sp->cand[sp->heap[sp->icand++]].name, opt,
+			r = take(sp, cname(sp, &sp->cand[sp->icand++]), opt,
 			    now, m);
 			if (r == 0) {
 				/* lost a race: skip ahead past the others */

@@ -5,15 +5,22 @@
 #define SPOOL_INTERNAL_H
 
 #include <dirent.h>
+#include <stdint.h>
 
 #include "spool.h"
 
-#define CAND_MAX	16384	/* claim candidates kept from one scan */
+#ifndef CAND_MAX		/* (tests/unit/test_claim sets tiny ones) */
+#define CAND_MAX	131072	/* claim candidates kept from one scan */
+#define NAMES_MAX	(6 << 20)	/* bytes of their names */
+#endif
 #define SPREAD		8	/* claimants spread over the first few */
 
+/* A claim candidate: its name is at names + off in struct spool. */
 struct cand {
-	char	 name[SPOOL_NAME_MAX + 1];
-	int	 prio;
+	uint64_t key;		/* priority, SEC, USEC (claim.c) */
+	uint32_t off;
+	uint16_t len;		/* of the name */
+	uint16_t room;		/* bytes it may use at off */
 };
 
 struct spool {
@@ -28,11 +35,14 @@ struct spool {
 	struct spool_config cfg;
 	char		 host[SPOOL_HOST_MAX + 1];
 	unsigned long	 seq;			/* SEQ of the next ID */
-	/* claim candidates from the last scan of new/: slots, and their
-	   order (a heap while scanning, best first after) */
+	/* claim candidates from the last scan of new/ (a heap while
+	   scanning, best first after), and the arena of their names */
 	struct cand	*cand;
-	int		*heap;
 	int		 ncand, icand, candcap;
+	int		 full;			/* the scan left some out */
+	char		*names;
+	size_t		 namesend, namescap;	/* used, allocated */
+	size_t		 live;			/* used by kept names */
 	long long	 scanned, scancost;	/* monotonic ms */
 	time_t		 next_due;
 };

@@ -503,7 +503,7 @@ spool_close(struct spool *sp)
 	if (sp->qfd != -1)
 		(void)close(sp->qfd);
 	free(sp->cand);
-	free(sp->heap);
+	free(sp->names);
 	free(sp);
 }
 

@@ -24,6 +24,10 @@
  *		every CHUNK messages the clock stops and as many (empty)
  *		messages are put back through tmp/ (no sync), so the depth
  *		of new/ stays where it was.
+ *	baseline first QUEUE
+ *		as a first claim that honours priorities must: read all of
+ *		new/, then claim, read and acknowledge one message (the first
+ *		the directory listed: nothing is compared)
  *	baseline race QUEUE WORKERS
  *		WORKERS processes drain new/ at once (as drain, without the
  *		read); counts the renames that lost the race (ENOENT)
@@ -330,6 +334,36 @@ drain(int argc, char *argv[])
 }
 
 static int
+first(int argc, char *argv[])
+{
+	struct dirent *de;
+	char name[NAMELEN] = "";
+	long entries = 0;
+	double t0;
+	DIR *d;
+
+	if (argc != 3)
+		return 2;
+	t0 = now();
+	openqueue(argv[2], 1);
+	if ((d = fdopendir(dup(newfd))) == NULL)
+		die("fdopendir");
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (entries++ == 0)
+			snprintf(name, sizeof(name), "%s", de->d_name);
+	}
+	if (entries == 0 || !consume(name, time(NULL) + 300, 1))
+		die("first: nothing to claim");
+	t0 = now() - t0;
+	closedir(d);
+	refill(1);
+	printf("n=1 first=%.6f entries=%ld\n", t0, entries);
+	return 0;
+}
+
+static int
 race(int argc, char *argv[])
 {
 	struct dirent *de;
@@ -431,9 +465,11 @@ main(int argc, char *argv[])
 		return drain(argc, argv);
 	if (argc >= 3 && strcmp(argv[1], "race") == 0)
 		return race(argc, argv);
+	if (argc >= 3 && strcmp(argv[1], "first") == 0)
+		return first(argc, argv);
 	if (argc >= 3 && strcmp(argv[1], "spawn") == 0)
 		return spawn(argc, argv);
-	fprintf(stderr, "usage: baseline fill|put1|batch|drain|race|spawn "
+	fprintf(stderr, "usage: baseline fill|put1|batch|drain|first|race|spawn "
 	    "...\n");
 	return 2;
 }

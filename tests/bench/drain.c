@@ -3,12 +3,18 @@
  * peak memory and lost races.
  *
  *	drain drain QUEUE TOTAL CHUNK MAXSEC
- *		spool_claim, read the message (spool_open_msg, read, close),
- *		spool_ack: TOTAL messages, or until nothing is ready, or MAXSEC
- *		seconds of draining passed.  With CHUNK > 0, after every CHUNK
- *		messages the clock stops and as many (empty) messages are put
- *		back with SPOOL_PUT_NOSYNC, as q put --no-sync would, so the
- *		depth of new/ stays where it was.
+ *		spool_open, then spool_claim, read the message (spool_open_msg,
+ *		read, close) and spool_ack it, over and over.  The first
+ *		message is timed on its own (first: from before spool_open to
+ *		its ack), then the steady state (sec, n): at least TOTAL
+ *		messages more and on to the end of the claim that next scans
+ *		new/, so that the time holds whole cycles of claims from the
+ *		candidates of one scan, each with its rescan, as a
+ *		long-running worker pays them; or until nothing is ready, or
+ *		MAXSEC seconds of draining passed.  With CHUNK > 0, after
+ *		every CHUNK messages the clock stops and as many (empty)
+ *		messages are put back with SPOOL_PUT_NOSYNC, as q put
+ *		--no-sync would, so the depth of new/ stays where it was.
  *	drain race QUEUE WORKERS plain|lock
  *		WORKERS processes, released at once, each spool_claim +
  *		spool_ack until the queue is empty; plain claims as q take
@@ -20,17 +26,20 @@
  * with ENOENT (another claimant renamed the file first), opens that failed
  * with ENOENT (it was gone before the claim began) and flocks that failed
  * with EWOULDBLOCK (another claimant held it).  No other system call is
- * added and nothing is traced.
+ * added and nothing is traced.  A wrapper of fdopendir counts the scans of
+ * new/ the same way (one fstat per scan).
  *
  * Each prints one line of key=value pairs: n (messages), sec (wall time,
- * CLOCK_MONOTONIC), first (drain: from before spool_open to the first
- * message acknowledged), rss (drain: ru_maxrss, KiB) and the counters.
+ * CLOCK_MONOTONIC), first, scans (drain: of new/ in the steady state),
+ * rss (drain: ru_maxrss, KiB) and the counters.
  */
 #define _GNU_SOURCE
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -44,7 +53,7 @@
 #include "bench.h"
 
 static int watchfd = -1;	/* new/ of the queue being drained */
-static long lost_rename, lost_open, busy_lock;
+static long lost_rename, lost_open, busy_lock, scans;
 
 int	__real_renameat2(int, const char *, int, const char *, unsigned);
 int	__wrap_renameat2(int, const char *, int, const char *, unsigned);
@@ -52,6 +61,19 @@ int	__real_openat(int, const char *, int, ...);
 int	__wrap_openat(int, const char *, int, ...);
 int	__real_flock(int, int);
 int	__wrap_flock(int, int);
+DIR	*__real_fdopendir(int);
+DIR	*__wrap_fdopendir(int);
+
+DIR *
+__wrap_fdopendir(int fd)
+{
+	struct stat a, b;
+
+	if (watchfd != -1 && fstat(fd, &a) == 0 && fstat(watchfd, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		scans++;
+	return __real_fdopendir(fd);
+}
 
 int
 __wrap_renameat2(int ofd, const char *from, int nfd, const char *to,
@@ -137,16 +159,32 @@ readmsg(struct spool *sp, const struct spool_msg *m)
 	close(fd);
 }
 
+/* Claim, read and acknowledge one message: 1, or 0 if none is ready. */
 static int
-drain(int argc, char *argv[])
+one(struct spool *sp)
 {
 	struct spool_claimopt opt = { 300, 0, 0 };
 	struct spool_msg m;
+	int r;
+
+	if ((r = spool_claim(sp, &opt, &m)) == -1)
+		die("spool_claim");
+	if (r == 0)
+		return 0;
+	readmsg(sp, &m);
+	if (spool_ack(sp, m.n.name) == -1)
+		die("spool_ack");
+	return 1;
+}
+
+static int
+drain(int argc, char *argv[])
+{
 	struct spool *sp;
 	struct rusage ru;
-	long total, chunk, n = 0, inchunk = 0, calls = 0;
-	double maxsec, t0, spent = 0, first = 0;
-	int r;
+	long total, chunk, n = 0, inchunk = 0, before, steady;
+	double maxsec, t0, spent = 0, first;
+	int rescanned = 0;
 
 	if (argc != 6)
 		return 2;
@@ -156,17 +194,17 @@ drain(int argc, char *argv[])
 	t0 = now();
 	sp = open_queue(argv[2]);
 	watchfd = spool_dirfd(sp, SPOOL_NEW);
-	while (n < total && spent + now() - t0 < maxsec) {
-		calls++;
-		if ((r = spool_claim(sp, &opt, &m)) == -1)
-			die("spool_claim");
-		if (r == 0)
+	if (!one(sp))
+		die("drain: nothing to claim");
+	first = now() - t0;
+	steady = scans;
+	t0 = now();
+	while (!(n >= total && rescanned) && spent + now() - t0 < maxsec) {
+		before = scans;
+		if (!one(sp))
 			break;
-		readmsg(sp, &m);
-		if (spool_ack(sp, m.n.name) == -1)
-			die("spool_ack");
-		if (n++ == 0)
-			first = now() - t0;
+		rescanned = scans > before;
+		n++;
 		if (chunk > 0 && ++inchunk == chunk) {
 			spent += now() - t0;
 			put(sp, inchunk);
@@ -175,11 +213,11 @@ drain(int argc, char *argv[])
 		}
 	}
 	spent += now() - t0;
-	if (chunk > 0 && inchunk > 0)
-		put(sp, inchunk);
+	if (chunk > 0)
+		put(sp, inchunk + 1);	/* and the first one */
 	getrusage(RUSAGE_SELF, &ru);
-	printf("n=%ld sec=%.6f first=%.6f lost=%ld calls=%ld rss=%ld\n", n,
-	    spent, first, lost_rename, calls, ru.ru_maxrss);
+	printf("n=%ld sec=%.6f first=%.6f scans=%ld lost=%ld rss=%ld\n", n,
+	    spent, first, scans - steady, lost_rename, ru.ru_maxrss);
 	spool_close(sp);
 	return 0;
 }
