@@ -72,7 +72,12 @@ struct worker {
 	int		 dogfd;		/* its pipe */
 	pid_t		*groups;	/* shared with it: job i's group */
 	posix_spawnattr_t attr;		/* of every CMD */
+	posix_spawn_file_actions_t fa;	/* of the last CMD */
+	int		 fafd;		/* its stdin: fa is set up for it */
 	sigset_t	 oldmask;	/* the mask CMD gets */
+	char		**env;		/* of every CMD: environ, */
+	char		*qvar;		/* Q_QUEUE= */
+	char		 vars[3][SPOOL_NAME_MAX + 16];	/* the job's */
 };
 
 static void
@@ -217,79 +222,90 @@ tell(struct worker *w, struct job *j, pid_t pgid)
 	__atomic_store_n(&w->groups[j - w->jobs], pgid, __ATOMIC_SEQ_CST);
 }
 
-/* "NAME=value" from a format, allocated. */
-static char *
-var(const char *fmt, ...)
+/*
+ * CMD's environment: ours without any Q_ variable of a job, then those of
+ * the job at hand, formatted into w->vars before each start (posix_spawn
+ * returns once CMD runs, so the buffers serve every job in turn).
+ */
+static void
+environment_init(struct worker *w)
 {
-	va_list ap;
-	char *p;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (p = malloc((size_t)n + 1)) == NULL)
-		err(Q_IOERR, NULL);
-	va_start(ap, fmt);
-	(void)vsnprintf(p, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return p;
-}
-
-/* CMD's environment: ours, with the Q_ variables of this job. */
-static char **
-environment(struct worker *w, struct job *j, char *vars[4])
-{
+	static const char *const names[] = { "Q_QUEUE=", "Q_ID=",
+	    "Q_ATTEMPT=", "Q_ENQUEUED=" };
 	extern char **environ;
-	char **env;
 	size_t n, k = 0, v;
 
-	vars[0] = var("Q_QUEUE=%s", w->qpath);
-	vars[1] = var("Q_ID=%.*s", (int)j->m.n.idlen, j->m.n.name);
-	vars[2] = var("Q_ATTEMPT=%u", j->m.n.attempts);
-	vars[3] = var("Q_ENQUEUED=%lld", (long long)j->m.n.sec);
 	for (n = 0; environ[n] != NULL; n++)
 		;
-	if ((env = reallocarray(NULL, n + 5, sizeof(*env))) == NULL)
+	if ((w->env = reallocarray(NULL, n + 5, sizeof(*w->env))) == NULL ||
+	    asprintf(&w->qvar, "Q_QUEUE=%s", w->qpath) == -1)
 		err(Q_IOERR, NULL);
 	for (n = 0; environ[n] != NULL; n++) {
 		for (v = 0; v < 4; v++)
-			if (strncmp(environ[n], vars[v], (size_t)(strchr(vars[v],
-			    '=') - vars[v] + 1)) == 0)
+			if (strncmp(environ[n], names[v], strlen(names[v])) ==
+			    0)
 				break;
 		if (v == 4)
-			env[k++] = environ[n];
+			w->env[k++] = environ[n];
 	}
-	for (v = 0; v < 4; v++)
-		env[k++] = vars[v];
-	env[k] = NULL;
-	return env;
+	w->env[k++] = w->qvar;
+	w->env[k++] = w->vars[0];
+	w->env[k++] = w->vars[1];
+	w->env[k++] = w->vars[2];
+	w->env[k] = NULL;
+}
+
+static void
+environment(struct worker *w, const struct job *j)
+{
+	snprintf(w->vars[0], sizeof(w->vars[0]), "Q_ID=%.*s",
+	    (int)j->m.n.idlen, j->m.n.name);
+	snprintf(w->vars[1], sizeof(w->vars[1]), "Q_ATTEMPT=%u",
+	    j->m.n.attempts);
+	snprintf(w->vars[2], sizeof(w->vars[2]), "Q_ENQUEUED=%lld",
+	    (long long)j->m.n.sec);
+}
+
+/*
+ * The file actions of a CMD whose message is open as fd: it becomes stdin,
+ * and nothing else is passed.  Kept for the next job, which usually gets
+ * the same descriptor.
+ */
+static int
+actions(struct worker *w, int fd)
+{
+	int e;
+
+	if (w->fafd == fd)
+		return 0;
+	if (w->fafd != -1)
+		(void)posix_spawn_file_actions_destroy(&w->fa);
+	w->fafd = -1;
+	if ((e = posix_spawn_file_actions_init(&w->fa)) != 0)
+		return e;
+	if ((e = posix_spawn_file_actions_adddup2(&w->fa, fd,
+	    STDIN_FILENO)) != 0 ||
+	    (e = posix_spawn_file_actions_addclosefrom_np(&w->fa, 3)) != 0) {
+		(void)posix_spawn_file_actions_destroy(&w->fa);
+		return e;
+	}
+	w->fafd = fd;
+	return 0;
 }
 
 static int
 start(struct worker *w, struct job *j)
 {
-	posix_spawn_file_actions_t fa;
-	char **env, *vars[4];
 	pid_t pid;
-	int e, v;
+	int e;
 
 	q_token(&j->m.n, j->token, sizeof(j->token));
-	env = environment(w, j, vars);
-	/* stdin is the locked open file itself; nothing else is passed */
+	environment(w, j);
+	/* stdin is the locked open file itself */
 	(void)fcntl(j->m.fd, F_SETFL, 0);	/* drop O_NONBLOCK */
-	if ((e = posix_spawn_file_actions_init(&fa)) == 0) {
-		if ((e = posix_spawn_file_actions_adddup2(&fa, j->m.fd,
-		    STDIN_FILENO)) == 0 &&
-		    (e = posix_spawn_file_actions_addclosefrom_np(&fa,
-		    3)) == 0)
-			e = posix_spawn(&pid, w->cmd, &fa, &w->attr, w->argv,
-			    env);
-		(void)posix_spawn_file_actions_destroy(&fa);
-	}
-	free(env);
-	for (v = 0; v < 4; v++)
-		free(vars[v]);
+	if ((e = actions(w, j->m.fd)) == 0)
+		e = posix_spawn(&pid, w->cmd, &w->fa, &w->attr, w->argv,
+		    w->env);
 	if (e != 0) {
 		warnc(e, "%s: %s: %s", w->queue, j->token, w->cmd);
 		return -1;
@@ -511,29 +527,42 @@ fill(struct worker *w, int *idle)
 	return n;
 }
 
+/* Signal sig arrived: the first TERM or INT stops, the second kills. */
+static void
+stop(struct worker *w, unsigned sig)
+{
+	int i;
+
+	if (sig == SIGCHLD)
+		return;		/* reaped elsewhere */
+	if (w->stopping++ == 0) {
+		if (!w->quiet && w->running > 0)
+			warnx("%s: stopping, waiting for %d job%s", w->queue,
+			    w->running, w->running == 1 ? "" : "s");
+		title(w);
+		return;
+	}
+	/* a second signal: kill the jobs, release their messages */
+	w->killed_all = 1;
+	for (i = 0; i < w->njobs; i++)
+		if (w->jobs[i].pid != 0)
+			(void)kill(-w->jobs[i].pid, SIGKILL);
+}
+
+/* Read what the signalfd holds: one read, unless it filled the buffer. */
 static void
 signalled(struct worker *w, int sfd)
 {
-	struct signalfd_siginfo si;
-	int i;
+	struct signalfd_siginfo si[8];
+	ssize_t n;
+	int k;
 
-	while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo == SIGCHLD)
-			continue;	/* reaped below */
-		if (w->stopping++ == 0) {
-			if (!w->quiet && w->running > 0)
-				warnx("%s: stopping, waiting for %d job%s",
-				    w->queue, w->running,
-				    w->running == 1 ? "" : "s");
-			title(w);
-			continue;
-		}
-		/* a second signal: kill the jobs, release their messages */
-		w->killed_all = 1;
-		for (i = 0; i < w->njobs; i++)
-			if (w->jobs[i].pid != 0)
-				(void)kill(-w->jobs[i].pid, SIGKILL);
-	}
+	do {
+		if ((n = read(sfd, si, sizeof(si))) <= 0)
+			break;
+		for (k = 0; k < n / (ssize_t)sizeof(si[0]); k++)
+			stop(w, si[k].ssi_signo);
+	} while (n == (ssize_t)sizeof(si));
 }
 
 static int
@@ -567,6 +596,8 @@ loop(struct worker *w)
 		return Q_IOERR;
 	}
 	w->dogfd = -1;
+	w->fafd = -1;
+	environment_init(w);
 	w->groups = mmap(NULL, (size_t)w->njobs * sizeof(*w->groups),
 	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (w->groups == MAP_FAILED || watchdog_start(w) == -1) {
@@ -617,6 +648,10 @@ loop(struct worker *w)
 	(void)close(w->dogfd);
 	(void)waitpid(w->dog, NULL, 0);
 	(void)posix_spawnattr_destroy(&w->attr);
+	if (w->fafd != -1)
+		(void)posix_spawn_file_actions_destroy(&w->fa);
+	free(w->env);
+	free(w->qvar);
 	return w->status;
 }
 

@@ -143,7 +143,6 @@ compact(struct spool *sp)
 		c = &sp->cand[order[i].i];
 		memmove(sp->names + end, sp->names + c->off, c->len + 1U);
 		c->off = end;
-		c->room = (uint16_t)(c->len + 1);
 		end += c->room;
 	}
 	free(order);
@@ -152,17 +151,17 @@ compact(struct spool *sp)
 }
 
 /*
- * Room for len + 1 bytes of name at the end of the arena, growing it up
- * to NAMES_MAX, then compacting it once a quarter of it is left over from
- * replaced names.  Returns 1, 0 (no room: drop a candidate), or -1.
+ * Room for need bytes at the end of the arena, growing it up to NAMES_MAX,
+ * then compacting it once a quarter of it is left over from replaced
+ * names.  Returns 1, 0 (no room: drop a candidate), or -1.
  */
 static int
-room(struct spool *sp, size_t len)
+room(struct spool *sp, size_t need)
 {
 	size_t cap;
 	char *p;
 
-	while (sp->namesend + len + 1 > sp->namescap) {
+	while (sp->namesend + need > sp->namescap) {
 		if (sp->namescap < NAMES_MAX) {
 			cap = sp->namescap ? sp->namescap * 4 : 4096;
 			if (cap > NAMES_MAX)
@@ -213,6 +212,8 @@ keep(struct spool *sp, const struct spool_name *n)
 {
 	struct cand c, old;
 	size_t len = strlen(n->name);
+	size_t need = (len + 8) & ~(size_t)7;	/* names of a queue vary a
+						   little: most fit a place */
 	void *p;
 	int cap, r;
 
@@ -230,7 +231,7 @@ keep(struct spool *sp, const struct spool_name *n)
 		}
 		sp->live -= old.room;
 	}
-	while ((r = room(sp, len)) == 0) {
+	while ((r = room(sp, need)) == 0) {
 		/* the arena is full of kept names: drop the worst */
 		sp->full = 1;
 		if (sp->ncand == 0 ||
@@ -242,7 +243,7 @@ keep(struct spool *sp, const struct spool_name *n)
 	if (r == -1)
 		return -1;
 	c.off = (uint32_t)sp->namesend;
-	c.room = (uint16_t)(len + 1);
+	c.room = (uint16_t)need;
 	sp->namesend += c.room;
 	sp->live += c.room;
 	if (sp->ncand == sp->candcap) {
