@@ -5,7 +5,6 @@
  */
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 
 #include <dirent.h>
 #include <err.h>
@@ -490,25 +489,6 @@ q_subname(const char *queue)
 #define POLL_MS		1000
 #define PAUSED_MS	1000
 
-/* Remote and user-space file systems: inotify sees local changes only. */
-static int
-remote(long type)
-{
-	switch ((unsigned long)type) {
-	case 0x6969UL:		/* NFS */
-	case 0x517BUL:		/* SMB */
-	case 0xFF534D42UL:	/* CIFS */
-	case 0xFE534D42UL:	/* SMB2 */
-	case 0x65735546UL:	/* FUSE */
-	case 0x00C36400UL:	/* Ceph */
-	case 0x01021997UL:	/* 9P */
-	case 0x47504653UL:	/* GPFS */
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 long long
 q_now_ms(void)
 {
@@ -521,13 +501,10 @@ q_now_ms(void)
 int
 q_notify_open(struct q_notify *n, struct spool *sp)
 {
-	struct statfs sf;
 	char path[64];
 	int dfd = spool_dirfd(sp, SPOOL_NEW);
 
-	n->poll = 0;
-	if (fstatfs(dfd, &sf) == 0 && remote((long)sf.f_type))
-		n->poll = 1;
+	n->poll = spool_remote(sp);
 	if ((n->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1) {
 		n->poll = 1;
 		return 0;

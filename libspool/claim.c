@@ -14,20 +14,26 @@
  * A file another claimant holds locked is skipped, not waited for.
  *
  * One scan of new/ keeps the best CAND_MAX ready candidates by (priority,
- * enqueue time) in a bounded heap; later claims through the same handle
- * take from them, best first, and rescan only when they run out or are
- * stale, so a worker reads the whole directory once per CAND_MAX claims
- * at most, and memory stays bounded whatever the depth.  A claimant that
- * loses a race skips a random few candidates ahead, so workers that
- * scanned alike spread out instead of stampeding the same files.  Entries that do not
+ * enqueue time), with their names in an arena of at most NAMES_MAX bytes,
+ * so memory stays bounded whatever the depth; later claims through the
+ * same handle take from them, best first, and rescan when they run out.
+ * From its second scan on a handle watches new/ with inotify: an arrival
+ * ahead of the remaining candidates (a message released or swept back, a
+ * more urgent one) goes into a small heap of urgent arrivals that claims
+ * take first, and later arrivals wait for the rescan.  Without a watch
+ * the candidates are rescanned on a timer.  A claimant that loses a race
+ * skips a random few candidates ahead, so workers that scanned alike
+ * spread out instead of stampeding the same files.  Entries that do not
  * parse, are not regular files, or are delayed are never candidates.
  */
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,28 +270,23 @@ store:
 }
 
 /*
- * Can the entry name not make it among the candidates?  Once they are
- * full, a name that sorts after the worst of them loses without being
- * parsed: in a deep queue nearly all do, and the scan costs little more
- * than reading the directory.  A name with d= is always parsed, for the
- * time of the next due message.
+ * The key of an entry's name, read off its first bytes without parsing
+ * all of it.  Returns 1, 0 if the name has d= (parse it: it may be
+ * delayed), or -1 if it is not shaped like a message name at all.
  */
 static int
-hopeless(const struct spool *sp, const char *name)
+quickkey(const char *name, uint64_t *key)
 {
-	const struct cand *worst;
 	const char *attrs;
 	uint64_t sec = 0, usec = 0;
 	int i, prio = SPOOL_PRIO_DEFAULT;
 
-	if (sp->ncand < CAND_MAX && !sp->full)
-		return 0;
 	for (i = 0; i < 17; i++) {
 		if (i == 10) {
 			if (name[i] != '.')
-				return 0;
+				return -1;
 		} else if (name[i] < '0' || name[i] > '9')
-			return 0;
+			return -1;
 		else if (i < 10)
 			sec = sec * 10 + (uint64_t)(name[i] - '0');
 		else
@@ -296,14 +297,173 @@ hopeless(const struct spool *sp, const char *name)
 			return 0;
 		if (attrs[1] == 'p' && attrs[2] == '=') {
 			if (attrs[3] < '0' || attrs[3] > '9')
-				return 0;
+				return -1;
 			prio = attrs[3] - '0';
 		}
 	}
-	worst = &sp->cand[0];
-	if (mkkey(prio, (time_t)sec, (long)usec) != worst->key)
-		return mkkey(prio, (time_t)sec, (long)usec) > worst->key;
-	return strcmp(name, cname(sp, worst)) >= 0;
+	*key = mkkey(prio, (time_t)sec, (long)usec);
+	return 1;
+}
+
+/*
+ * Can the entry name not make it among the candidates?  Once they are
+ * full, a name that sorts after the worst of them loses without being
+ * parsed: in a deep queue nearly all do, and the scan costs little more
+ * than reading the directory.  A name with d= is always parsed, for the
+ * time of the next due message, and a malformed one is left to the parser.
+ */
+static int
+hopeless(const struct spool *sp, const char *name)
+{
+	uint64_t key;
+
+	if (sp->ncand < CAND_MAX && !sp->full)
+		return 0;
+	if (quickkey(name, &key) != 1)
+		return 0;
+	return !better(sp, key, name, &sp->cand[0]);
+}
+
+/* Order of urgent arrivals, best on top. */
+static int
+uless(const struct urgent *x, const struct urgent *y)
+{
+	if (x->key != y->key)
+		return x->key < y->key;
+	return strcmp(x->name, y->name) < 0;
+}
+
+static void
+uswap(struct urgent *x, struct urgent *y)
+{
+	struct urgent t = *x;
+
+	*x = *y;
+	*y = t;
+}
+
+/* Add an urgent arrival; when they are too many, rescan instead. */
+static void
+upush(struct spool *sp, uint64_t key, const char *name)
+{
+	struct urgent *u;
+	int i, p;
+
+	if (sp->urgent == NULL && (sp->urgent = reallocarray(NULL,
+	    URGENT_MAX, sizeof(*sp->urgent))) == NULL) {
+		sp->lost = 1;
+		return;
+	}
+	if (sp->nurgent == URGENT_MAX) {
+		sp->lost = 1;
+		return;
+	}
+	u = sp->urgent;
+	i = sp->nurgent++;
+	u[i].key = key;
+	memcpy(u[i].name, name, strlen(name) + 1);
+	while (i > 0 && uless(&u[i], &u[p = (i - 1) / 2])) {
+		uswap(&u[i], &u[p]);
+		i = p;
+	}
+}
+
+/* Take the best urgent arrival off into name. */
+static void
+upop(struct spool *sp, char *name)
+{
+	struct urgent *u = sp->urgent;
+	int i = 0, c, n;
+
+	memcpy(name, u[0].name, strlen(u[0].name) + 1);
+	n = --sp->nurgent;
+	u[0] = u[n];
+	while ((c = 2 * i + 1) < n) {
+		if (c + 1 < n && uless(&u[c + 1], &u[c]))
+			c++;
+		if (!uless(&u[c], &u[i]))
+			break;
+		uswap(&u[i], &u[c]);
+		i = c;
+	}
+}
+
+/*
+ * Watch new/ from the second scan of a handle on: it is a long-lived
+ * claimant, and hearing of arrivals costs less than rescanning for them.
+ * Without a watch (a remote file system, or no inotify instance left),
+ * candidates are rescanned on a timer instead.
+ */
+static void
+watch(struct spool *sp)
+{
+	char path[64];
+	int fd;
+
+	if (sp->nfd != -1 || spool_remote(sp))
+		return;
+	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+		return;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", sp->dfd[SPOOL_NEW]);
+	if (inotify_add_watch(fd, path, IN_MOVED_TO | IN_CREATE |
+	    IN_ONLYDIR) == -1) {
+		(void)close(fd);
+		return;
+	}
+	sp->nfd = fd;
+}
+
+/*
+ * Hear what arrived in new/ since the last look.  An arrival that sorts
+ * after the remaining candidates waits for the rescan that comes when
+ * they run out; one ahead of them (a message released or swept back, a
+ * more urgent priority) joins the urgent arrivals, which claims take
+ * first; a delayed one only brings the next due time forward.
+ */
+static void
+hear(struct spool *sp, time_t now)
+{
+	union {
+		struct inotify_event ev;
+		char	 buf[16384];
+	} u;
+	const struct inotify_event *ev;
+	struct spool_name n;
+	struct stat st;
+	uint64_t key;
+	ssize_t len;
+	size_t off;
+	int r;
+
+	if (sp->nfd == -1)
+		return;
+	while ((len = read(sp->nfd, u.buf, sizeof(u.buf))) > 0) {
+		for (off = 0; off < (size_t)len; off += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)(void *)(u.buf + off);
+			if (ev->mask & IN_Q_OVERFLOW)
+				sp->lost = 1;
+			if (ev->len == 0 || sp->icand >= sp->ncand ||
+			    ev->name[0] == '.' ||
+			    (r = quickkey(ev->name, &key)) == -1 ||
+			    (r == 1 && !better(sp, key, ev->name,
+			    &sp->cand[sp->ncand - 1])) ||
+			    spool_name_parse(ev->name, &n) == -1 ||
+			    !spool__valid_in(SPOOL_NEW, &n))
+				continue;
+			if ((n.attrs & SPOOL_ATTR_DUE) && n.due > now) {
+				if (sp->next_due == 0 || n.due < sp->next_due)
+					sp->next_due = n.due;
+				continue;
+			}
+			key = mkkey(n.prio, n.sec, n.usec);
+			if (better(sp, key, n.name, &sp->cand[sp->ncand - 1]) &&
+			    fstatat(sp->dfd[SPOOL_NEW], n.name, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+				upush(sp, key, n.name);
+		}
+	}
+	if (len == -1 && errno != EAGAIN && errno != EINTR)
+		sp->lost = 1;
 }
 
 static int
@@ -316,9 +476,13 @@ scan(struct spool *sp, time_t now)
 	long long start = now_ms();
 	int i, saved;
 
+	if (sp->nscans++ == 1)
+		watch(sp);
+	hear(sp, now);		/* what came before is in the scan */
 	sp->ncand = sp->icand = sp->full = 0;
 	sp->namesend = sp->live = 0;
 	sp->next_due = 0;
+	sp->nurgent = sp->lost = 0;
 	if ((d = spool__opendir(sp, SPOOL_NEW)) == NULL)
 		return -1;
 	errno = 0;
@@ -360,14 +524,20 @@ next:
 /*
  * Is the candidate list stale?  Rescanning costs a read of all of new/,
  * so it is done at most once a second, and never more than a twentieth
- * of the time, however large new/ is.
+ * of the time, however large new/ is.  Without a watch on new/ that is
+ * how often; with one, only when events were lost, when a delayed
+ * message fell due, or after a minute.
  */
 static int
 stale(const struct spool *sp)
 {
 	long long age = now_ms() - sp->scanned;
 
-	return age >= 1000 && age >= 20 * sp->scancost;
+	if (age < 1000 || age < 20 * sp->scancost)
+		return 0;
+	if (sp->nfd == -1 || sp->lost || age >= 60000)
+		return 1;
+	return sp->next_due != 0 && spool__now() >= sp->next_due;
 }
 
 /*
@@ -440,6 +610,7 @@ int
 spool_claim(struct spool *sp, const struct spool_claimopt *opt,
     struct spool_msg *m)
 {
+	char name[SPOOL_NAME_MAX + 1];
 	time_t now;
 	int r, fresh = 0, progress = 0;
 
@@ -450,8 +621,10 @@ spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 	if (spool_paused(sp))
 		return 0;
 	now = spool__now();
+	hear(sp, now);
 	for (;;) {
-		if (sp->icand >= sp->ncand || stale(sp)) {
+		if ((sp->icand >= sp->ncand && sp->nurgent == 0) ||
+		    stale(sp)) {
 			/*
 			 * Scan again only if others made progress since our
 			 * own last scan: candidates that were merely busy
@@ -466,14 +639,25 @@ spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 			fresh = 1;
 			progress = 0;
 		}
-		while (sp->icand < sp->ncand) {
-			r = take(sp, cname(sp, &sp->cand[sp->icand++]), opt,
-			    now, m);
-			if (r == 0) {
-				/* lost a race: skip ahead past the others */
-				progress = 1;
-				sp->icand += (int)arc4random_uniform(SPREAD);
-			} else if (r != 2)
+		while (sp->icand < sp->ncand || sp->nurgent > 0) {
+			if (sp->nurgent > 0 && (sp->icand >= sp->ncand ||
+			    better(sp, sp->urgent[0].key, sp->urgent[0].name,
+			    &sp->cand[sp->icand]))) {
+				upop(sp, name);
+				r = take(sp, name, opt, now, m);
+				if (r == 0)
+					progress = 1;
+			} else {
+				r = take(sp, cname(sp, &sp->cand[sp->icand++]),
+				    opt, now, m);
+				if (r == 0) {
+					/* lost a race: skip past the others */
+					progress = 1;
+					sp->icand +=
+					    (int)arc4random_uniform(SPREAD);
+				}
+			}
+			if (r != 0 && r != 2)
 				return r;
 		}
 	}

@@ -14,6 +14,13 @@
 #define NAMES_MAX	(6 << 20)	/* bytes of their names */
 #endif
 #define SPREAD		8	/* claimants spread over the first few */
+#define URGENT_MAX	1024	/* arrivals ahead of the candidates */
+
+/* A message that arrived in new/ ahead of the remaining candidates. */
+struct urgent {
+	uint64_t key;
+	char	 name[SPOOL_NAME_MAX + 1];
+};
 
 /* A claim candidate: its name is at names + off in struct spool. */
 struct cand {
@@ -43,6 +50,11 @@ struct spool {
 	char		*names;
 	size_t		 namesend, namescap;	/* used, allocated */
 	size_t		 live;			/* used by kept names */
+	int		 nscans;		/* of new/ so far */
+	int		 nfd;			/* inotify of new/, or -1 */
+	int		 lost;			/* it lost events */
+	struct urgent	*urgent;		/* arrivals: a min-heap */
+	int		 nurgent;
 	long long	 scanned, scancost;	/* monotonic ms */
 	time_t		 next_due;
 };

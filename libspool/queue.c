@@ -15,6 +15,7 @@
  * written durably into tmp/ and renamed over it.
  */
 #include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -329,6 +330,28 @@ spool_dirfd(const struct spool *sp, enum spool_state st)
 	return sp->dfd[st];
 }
 
+int
+spool_remote(const struct spool *sp)
+{
+	struct statfs sf;
+
+	if (fstatfs(sp->dfd[SPOOL_NEW], &sf) == -1)
+		return 0;
+	switch ((unsigned long)sf.f_type) {
+	case 0x6969UL:		/* NFS */
+	case 0x517BUL:		/* SMB */
+	case 0xFF534D42UL:	/* CIFS */
+	case 0xFE534D42UL:	/* SMB2 */
+	case 0x65735546UL:	/* FUSE */
+	case 0x00C36400UL:	/* Ceph */
+	case 0x01021997UL:	/* 9P */
+	case 0x47504653UL:	/* GPFS */
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static int
 fsync_path(const char *path)
 {
@@ -451,7 +474,7 @@ spool__openat(int dfd, const char *path, int flags)
 
 	if ((sp = calloc(1, sizeof(*sp))) == NULL)
 		return NULL;
-	sp->qfd = sp->kfd = -1;
+	sp->qfd = sp->kfd = sp->nfd = -1;
 	for (i = 0; i < SPOOL_NSTATES; i++)
 		sp->dfd[i] = -1;
 	if ((flags & SPOOL_OPEN_CREATE) && mkpath(path) == -1)
@@ -502,8 +525,11 @@ spool_close(struct spool *sp)
 		(void)close(sp->kfd);
 	if (sp->qfd != -1)
 		(void)close(sp->qfd);
+	if (sp->nfd != -1)
+		(void)close(sp->nfd);
 	free(sp->cand);
 	free(sp->names);
+	free(sp->urgent);
 	free(sp);
 }
 

@@ -168,6 +168,13 @@ int	 spool_config_set(struct spool *sp, const char *key, const char *value);
 int	 spool_dirfd(const struct spool *sp, enum spool_state st);
 
 /*
+ * Is the queue on a file system shared over a network or run in user
+ * space (NFS, SMB, FUSE, Ceph, 9P, GPFS), where inotify sees only the
+ * changes made on this host?  1 or 0.
+ */
+int	 spool_remote(const struct spool *sp);
+
+/*
  * Putting messages.
  */
 
