@@ -431,13 +431,18 @@ int
 spool__subdir(struct spool *sp, const char *name, int create, int *made)
 {
 	struct stat st;
-	int fd, mk, saved;
+	int fd, mk = 0, saved;
 
-	mk = create && mkdirat(sp->qfd, name, 0777) == 0;
-	if (create && !mk && errno != EEXIST)
-		return -1;
+	/* open first: the directory is there but when a queue is new */
 	fd = openat(sp->qfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT && create) {
+		mk = mkdirat(sp->qfd, name, 0777) == 0;
+		if (!mk && errno != EEXIST)
+			return -1;
+		fd = openat(sp->qfd, name, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (fd == -1) {
 		if (errno == ELOOP)
 			errno = ENOTDIR;
@@ -477,10 +482,14 @@ spool__openat(int dfd, const char *path, int flags)
 	sp->qfd = sp->kfd = sp->nfd = -1;
 	for (i = 0; i < SPOOL_NSTATES; i++)
 		sp->dfd[i] = -1;
-	if ((flags & SPOOL_OPEN_CREATE) && mkpath(path) == -1)
-		goto fail;
-	if ((sp->qfd = openat(dfd, path, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
+	sp->qfd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->qfd == -1 && errno == ENOENT && (flags & SPOOL_OPEN_CREATE)) {
+		if (mkpath(path) == -1)
+			goto fail;
+		sp->qfd = openat(dfd, path, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+	}
+	if (sp->qfd == -1)
 		goto fail;
 	if (fstat(sp->qfd, &qst) == -1)
 		goto fail;
