@@ -26,6 +26,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -266,12 +267,14 @@ environment(struct worker *w, const struct job *j)
  * Start CMD with the message open as fd for its stdin.  vfork(2) rather
  * than posix_spawn(3): the child has only to join a process group of its
  * own, restore the signal mask and the two signals q ignores, take fd as
- * stdin, close what the worker inherited and exec; glibc's posix_spawn
- * also maps a stack for each child and resets the disposition of every
- * signal one system call at a time, a tenth of the cost of a job as short
- * as true(1).  Until it execs, the child shares the worker's memory (the
- * worker is suspended meanwhile) and reports a failure there.  Returns
- * the pid, or -1 with errno.
+ * stdin and exec (every other descriptor is close-on-exec: see
+ * cloexec()); glibc's posix_spawn also maps a stack for each child and
+ * resets the disposition of every signal one system call at a time, a
+ * tenth of the cost of a job as short as true(1).  Until it execs, the
+ * child shares the worker's memory (the worker is suspended meanwhile)
+ * and reports a failure there.  q work installs no signal handler (it
+ * reads signals from a signalfd), so none can run in the child either.
+ * Returns the pid, or -1 with errno.
  */
 static pid_t
 spawn(struct worker *w, int fd)
@@ -289,7 +292,6 @@ spawn(struct worker *w, int fd)
 		    sigprocmask(SIG_SETMASK, &w->oldmask, NULL) == -1 ||
 		    (fd == STDIN_FILENO ? fcntl(fd, F_SETFD, 0) :
 		    dup2(fd, STDIN_FILENO)) == -1 ||
-		    close_range(3, ~0U, 0) == -1 ||
 		    execve(w->cmd, w->argv, w->env) == -1)
 			fail = errno;
 		_exit(127);
@@ -572,6 +574,34 @@ signalled(struct worker *w, int sfd)
 	} while (n == (ssize_t)sizeof(si));
 }
 
+/*
+ * What the worker inherited, CMD does not: make every descriptor from 3 up
+ * close-on-exec (the worker's own are already), once, rather than closing
+ * them in each child.
+ */
+static void
+cloexec(void)
+{
+	struct dirent *de;
+	long fd, max;
+	DIR *d;
+
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	if ((d = opendir("/proc/self/fd")) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if ((fd = strtol(de->d_name, NULL, 10)) >= 3 &&
+			    fd != dirfd(d))
+				(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+		(void)closedir(d);
+		return;
+	}
+	if ((max = sysconf(_SC_OPEN_MAX)) == -1 || max > 65536)
+		max = 65536;
+	for (fd = 3; fd < max; fd++)
+		(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+}
+
 static int
 loop(struct worker *w)
 {
@@ -590,6 +620,7 @@ loop(struct worker *w)
 		return Q_IOERR;
 	}
 	w->dogfd = -1;
+	cloexec();
 	environment_init(w);
 	w->groups = mmap(NULL, (size_t)w->njobs * sizeof(*w->groups),
 	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

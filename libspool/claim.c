@@ -225,9 +225,18 @@ keep(struct spool *sp, const struct spool_name *n)
 
 	c.key = mkkey(n->prio, n->sec, n->usec);
 	c.len = (uint16_t)len;
-	if (sp->ncand == CAND_MAX) {
+	if (sp->ncand == CAND_MAX)
 		sp->full = 1;
-		if (!better(sp, c.key, n->name, &sp->cand[0]))
+	/* once some were left out, only a name ahead of them all comes in */
+	if (sp->full && sp->ncand > 0 &&
+	    !better(sp, c.key, n->name, &sp->cand[0]))
+		return 0;
+	r = sp->ncand == CAND_MAX ? 0 : room(sp, need);
+	while (r == 0) {
+		/* no slot or no room for its name: drop the worst */
+		sp->full = 1;
+		if (sp->ncand == 0 ||
+		    !better(sp, c.key, n->name, &sp->cand[0]))
 			return 0;
 		old = dropworst(sp);
 		if (len + 1 <= old.room) {	/* its place fits n */
@@ -236,15 +245,7 @@ keep(struct spool *sp, const struct spool_name *n)
 			goto store;
 		}
 		sp->live -= old.room;
-	}
-	while ((r = room(sp, need)) == 0) {
-		/* the arena is full of kept names: drop the worst */
-		sp->full = 1;
-		if (sp->ncand == 0 ||
-		    !better(sp, c.key, n->name, &sp->cand[0]))
-			return 0;
-		old = dropworst(sp);
-		sp->live -= old.room;
+		r = room(sp, need);
 	}
 	if (r == -1)
 		return -1;
@@ -433,15 +434,17 @@ hear(struct spool *sp, time_t now)
 	uint64_t key;
 	ssize_t len;
 	size_t off;
-	int r;
+	int r, gone = 0;
 
 	if (sp->nfd == -1)
 		return;
 	while ((len = read(sp->nfd, u.buf, sizeof(u.buf))) > 0) {
 		for (off = 0; off < (size_t)len; off += sizeof(*ev) + ev->len) {
 			ev = (const struct inotify_event *)(void *)(u.buf + off);
-			if (ev->mask & IN_Q_OVERFLOW)
+			if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED))
 				sp->lost = 1;
+			if (ev->mask & IN_IGNORED)
+				gone = 1;	/* new/ went away */
 			if (ev->len == 0 || sp->icand >= sp->ncand ||
 			    ev->name[0] == '.' ||
 			    (r = quickkey(ev->name, &key)) == -1 ||
@@ -464,6 +467,10 @@ hear(struct spool *sp, time_t now)
 	}
 	if (len == -1 && errno != EAGAIN && errno != EINTR)
 		sp->lost = 1;
+	if (gone) {		/* rescan on a timer from now on */
+		(void)close(sp->nfd);
+		sp->nfd = -1;
+	}
 }
 
 static int
@@ -476,7 +483,7 @@ scan(struct spool *sp, time_t now)
 	long long start = now_ms();
 	int i, saved;
 
-	if (sp->nscans++ == 1)
+	if (sp->nscans < 2 && ++sp->nscans == 2)
 		watch(sp);
 	hear(sp, now);		/* what came before is in the scan */
 	sp->ncand = sp->icand = sp->full = 0;

@@ -67,7 +67,8 @@ create(struct spool *sp, const char *name)
 
 /*
  * Fill new/ with NMSG ready messages of mixed priorities and name lengths
- * (host names of 1 to 60 bytes, some with a= or p=), in random order of
+ * (host names of 1 to 60 bytes, some with p=, a= or a d= that is past),
+ * in random order of
  * creation; return them in *want, sorted in claim order.
  */
 static void
@@ -95,6 +96,10 @@ fill(struct spool *sp, struct spool_name *want, int nmsg)
 		if (arc4random_uniform(4) == 0) {
 			n.attempts = 1 + arc4random_uniform(3);
 			n.attrs |= SPOOL_ATTR_ATTEMPTS;
+		}
+		if (arc4random_uniform(5) == 0) {	/* delayed, now due */
+			n.due = 1000000000 + arc4random_uniform(1000);
+			n.attrs |= SPOOL_ATTR_DUE;
 		}
 		if (spool_name_format(&n) == -1)
 			die("format");
