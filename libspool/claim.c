@@ -325,6 +325,17 @@ hopeless(const struct spool *sp, const char *name)
 	return !better(sp, key, name, &sp->cand[0]);
 }
 
+/* Is n delayed past now?  Then it only brings the next due time forward. */
+static int
+delayed(struct spool *sp, const struct spool_name *n, time_t now)
+{
+	if (!(n->attrs & SPOOL_ATTR_DUE) || n->due <= now)
+		return 0;
+	if (sp->next_due == 0 || n->due < sp->next_due)
+		sp->next_due = n->due;
+	return 1;
+}
+
 /* Order of urgent arrivals, best on top. */
 static int
 uless(const struct urgent *x, const struct urgent *y)
@@ -451,13 +462,9 @@ hear(struct spool *sp, time_t now)
 			    (r == 1 && !better(sp, key, ev->name,
 			    &sp->cand[sp->ncand - 1])) ||
 			    spool_name_parse(ev->name, &n) == -1 ||
-			    !spool__valid_in(SPOOL_NEW, &n))
+			    !spool__valid_in(SPOOL_NEW, &n) ||
+			    delayed(sp, &n, now))
 				continue;
-			if ((n.attrs & SPOOL_ATTR_DUE) && n.due > now) {
-				if (sp->next_due == 0 || n.due < sp->next_due)
-					sp->next_due = n.due;
-				continue;
-			}
 			key = mkkey(n.prio, n.sec, n.usec);
 			if (better(sp, key, n.name, &sp->cand[sp->ncand - 1]) &&
 			    fstatat(sp->dfd[SPOOL_NEW], n.name, &st,
@@ -496,13 +503,8 @@ scan(struct spool *sp, time_t now)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || hopeless(sp, de->d_name) ||
 		    spool_name_parse(de->d_name, &n) == -1 ||
-		    !spool__valid_in(SPOOL_NEW, &n))
+		    !spool__valid_in(SPOOL_NEW, &n) || delayed(sp, &n, now))
 			goto next;
-		if ((n.attrs & SPOOL_ATTR_DUE) && n.due > now) {
-			if (sp->next_due == 0 || n.due < sp->next_due)
-				sp->next_due = n.due;
-			goto next;
-		}
 		if (spool__is_regular(sp->dfd[SPOOL_NEW], de) &&
 		    keep(sp, &n) == -1)
 			break;
