@@ -73,6 +73,8 @@ char	*q_human(long long secs, char *buf, size_t len);
 int	 q_state(const char *s);
 
 /* util.c: waiting for messages */
+#define Q_RECOVER_MS	2000	/* a look at cur/ at least this often */
+
 struct q_notify {
 	int	 fd;		/* inotify on new/, or -1 */
 	int	 poll;		/* changes may go unseen: poll */

@@ -1,5 +1,11 @@
 /*
  * put.c - q put: enqueue messages.
+ *
+ * SIGINT, SIGTERM and SIGHUP (unless ignored when q put started, as under
+ * nohup) stop the reading: a read in progress returns EINTR, the messages
+ * written so far into tmp/ are removed, no ID is printed, and q put dies
+ * of the signal.  Once the commit has begun the signals are held off: it
+ * completes, the IDs are printed, and q put exits as usual.
  */
 #include <err.h>
 #include <errno.h>
@@ -19,6 +25,45 @@ struct text {
 	size_t		  n;
 };
 
+static volatile sig_atomic_t signalled;
+
+static void
+onsignal(int sig)
+{
+	signalled = sig;
+}
+
+static const int stopsigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+/* No SA_RESTART: a blocking read returns EINTR and the reading stops. */
+static void
+catchsignals(void)
+{
+	struct sigaction sa, old;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = onsignal;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(stopsigs) / sizeof(stopsigs[0]); i++)
+		if (sigaction(stopsigs[i], NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN)
+			(void)sigaction(stopsigs[i], &sa, NULL);
+}
+
+/* From now on the signals wait until q put has exited. */
+static void
+holdsignals(void)
+{
+	sigset_t set;
+	size_t i;
+
+	sigemptyset(&set);
+	for (i = 0; i < sizeof(stopsigs) / sizeof(stopsigs[0]); i++)
+		sigaddset(&set, stopsigs[i]);
+	(void)sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
 /* Add the records of fd separated by sep to the batch. */
 static int
 records(struct spool_batch *b, FILE *f, int sep)
@@ -28,7 +73,7 @@ records(struct spool_batch *b, FILE *f, int sep)
 	ssize_t len;
 	int r = 0;
 
-	while ((len = getdelim(&line, &cap, sep, f)) != -1) {
+	while (!signalled && (len = getdelim(&line, &cap, sep, f)) != -1) {
 		if (sep == '\0' && len > 0 && line[len - 1] == '\0')
 			len--;
 		if ((r = spool_batch_add(b, line, (size_t)len)) == -1)
@@ -58,6 +103,8 @@ source(struct spool_batch *b, const char *queue, int fd, int sep)
 		(void)fclose(f);
 	else if (f == NULL && fd != STDIN_FILENO)
 		(void)close(fd);
+	if (signalled)
+		return Q_IOERR;		/* quietly: cmd_put dies of it */
 	if (r == -1) {
 		warnc(saved, "%s", queue);
 		return q_status(saved);
@@ -113,8 +160,9 @@ enqueue(const char *queue, const struct spool_putopt *opt,
 		status = source(b, queue, fds[i], sep);
 	if (msgs->n == 0 && nfiles == 0 && status == Q_OK)
 		status = source(b, queue, STDIN_FILENO, sep);
-	if (status != Q_OK)
+	if (status != Q_OK || signalled)
 		goto out;	/* nothing was enqueued */
+	holdsignals();
 	/* a reader that went away must give EPIPE, not kill us mid-way */
 	(void)signal(SIGPIPE, SIG_IGN);
 	n = spool_batch_count(b);
@@ -225,7 +273,15 @@ cmd_put(int argc, char *argv[])
 		free(msgs.v);
 		return q_usage(0);
 	}
+	catchsignals();
 	status = enqueue(argv[0], &opt, &msgs, argc - 1, argv + 1, sep);
+	if (signalled) {
+		/* everything it wrote is gone from tmp/: die of it */
+		free(msgs.v);
+		(void)signal(signalled, SIG_DFL);
+		(void)raise(signalled);
+		return Q_IOERR;
+	}
 bad:
 	free(msgs.v);
 	return status;

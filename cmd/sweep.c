@@ -43,6 +43,10 @@ report(void *arg, enum spool_event ev, enum spool_state st, const char *name,
 	case SPOOL_EV_TMP:
 		what = c->dryrun ? "stale, would remove" : "stale, removed";
 		break;
+	case SPOOL_EV_WRITER:
+		what = c->dryrun ? "writer gone, would remove" :
+		    "writer gone, removed";
+		break;
 	case SPOOL_EV_PURGED:
 		what = c->dryrun ? "past retention, would remove" :
 		    "past retention, removed";

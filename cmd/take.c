@@ -1,5 +1,10 @@
 /*
  * take.c - q take: claim the next ready message and print its token.
+ *
+ * With nothing ready, take returns expired claims and dead workers' claims
+ * to new/ itself (a cur/ pass of spool_sweep()) and looks again, so that a
+ * setup without any sweeper still redelivers.  A token that cannot be
+ * printed was handed to nobody: the claim is released again.
  */
 #include <err.h>
 #include <errno.h>
@@ -9,6 +14,18 @@
 
 #include "cmd.h"
 #include "banned.h"
+
+/* Claim; with nothing ready, recover what is claimable in cur/ first. */
+static int
+claim(struct spool *sp, const struct spool_claimopt *opt, struct spool_msg *m)
+{
+	int r;
+
+	if ((r = spool_claim(sp, opt, m)) == 0 &&
+	    spool_sweep(sp, SPOOL_SWEEP_CLAIMS, NULL, NULL) > 0)
+		r = spool_claim(sp, opt, m);
+	return r;
+}
 
 int
 cmd_take(int argc, char *argv[])
@@ -57,7 +74,7 @@ cmd_take(int argc, char *argv[])
 	if (wait > 0)
 		(void)q_notify_open(&n, sp);
 	/* with -w: watch first, then look, so nothing slips in between */
-	while ((r = spool_claim(sp, &opt, &m)) == 0 &&
+	while ((r = claim(sp, &opt, &m)) == 0 &&
 	    (left = deadline - q_now_ms()) > 0)
 		q_notify_wait(&n, sp, left);
 	q_notify_close(&n);
@@ -70,7 +87,12 @@ cmd_take(int argc, char *argv[])
 		q_token(&m.n, token, sizeof(token));
 		printf("%s\n", token);
 		if (fflush(stdout) == EOF || ferror(stdout)) {
-			warn("stdout: %s claimed all the same", token);
+			if (spool_release(sp, m.n.name, 0) == 0)
+				warn("stdout: %s not handed out, released",
+				    token);
+			else
+				warn("stdout: %s not handed out, and not "
+				    "released", token);
 			status = Q_IOERR;
 		}
 	}

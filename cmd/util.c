@@ -484,6 +484,8 @@ q_subname(const char *queue)
  * Waiting for messages without polling: inotify on new/, a timer for the
  * earliest delayed message, and polling once a second only on file systems
  * that do not report changes made by other hosts (NFS, SMB, FUSE, ...).
+ * Claims that expire or whose worker dies make no event in new/: a waiter
+ * looks at cur/ every Q_RECOVER_MS.
  */
 
 #define POLL_MS		1000
@@ -566,6 +568,9 @@ q_notify_wait(struct q_notify *n, struct spool *sp, long long limit)
 {
 	struct pollfd pfd = { n->fd, POLLIN, 0 };
 	long long ms = q_notify_timeout(n, sp, limit);
+
+	if (ms < 0 || ms > Q_RECOVER_MS)
+		ms = Q_RECOVER_MS;
 
 	if (n->fd == -1) {
 		struct timespec ts = { (time_t)(ms / 1000),

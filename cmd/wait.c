@@ -1,5 +1,10 @@
 /*
- * wait.c - q wait: block until a message is ready.
+ * wait.c - q wait: block until a message can be claimed.
+ *
+ * Claimable is what q take would get: a ready message in new/ (not
+ * delayed, not foreign, queue not paused), or a claim in cur/ whose lease
+ * expired or whose worker is dead, which take returns to new/ first.  The
+ * look at cur/ changes nothing (a dry run of the recovery pass).
  */
 #include <err.h>
 #include <errno.h>
@@ -7,6 +12,31 @@
 
 #include "cmd.h"
 #include "banned.h"
+
+static void
+count(void *arg, enum spool_event ev, enum spool_state st, const char *name,
+    int errnum)
+{
+	(void)st;
+	(void)name;
+	(void)errnum;
+	if (ev == SPOOL_EV_EXPIRED || ev == SPOOL_EV_DEAD)
+		(*(int *)arg)++;
+}
+
+/* 1 if something can be claimed, 0 if not, -1 with errno. */
+static int
+claimable(struct spool *sp)
+{
+	int r, n = 0;
+
+	if ((r = spool_ready(sp)) != 0 || spool_paused(sp))
+		return r;
+	if (spool_sweep(sp, SPOOL_SWEEP_CLAIMS | SPOOL_SWEEP_DRYRUN, count,
+	    &n) == -1)
+		return -1;
+	return n > 0;
+}
 
 int
 cmd_wait(int argc, char *argv[])
@@ -44,7 +74,7 @@ cmd_wait(int argc, char *argv[])
 	(void)q_notify_open(&n, sp);
 	for (;;) {
 		/* watch first, then look: nothing can slip in between */
-		if ((r = spool_ready(sp)) != 0)
+		if ((r = claimable(sp)) != 0)
 			break;
 		if (timeout >= 0 && (left = deadline - q_now_ms()) <= 0)
 			break;

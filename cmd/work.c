@@ -1,22 +1,29 @@
 /*
  * work.c - q work: the worker loop.
  *
- * Claims messages with SPOOL_CLAIM_LOCK (the flock is taken before the
- * claim appears in cur/, and held until the message has left cur/) and
- * runs CMD once per message with the message file itself on stdin, at most
- * -j at a time.  The loop sleeps in poll() on a signalfd (SIGCHLD, SIGTERM,
- * SIGINT) and, with -f, on inotify of new/; its timeout is the nearest of:
- * a lease to renew (a third of the lease after the last renewal), a CMD to
- * kill (-t), the earliest delayed message.  No polling.
+ * The worker holds its liveness lock (spool_live(): flock of
+ * live/PID@HOST in the queue) from before its first sweep to its end, and
+ * marks its claims w=PID@HOST; a sweeper that can take that lock knows the
+ * worker is gone and returns its claims at once.  Each renewal also writes
+ * a heartbeat there, so a sweeper whose clock jumped ahead does not take
+ * claims the worker is renewing (q(5)).  CMD runs once per message with
+ * an open of the message file of its own on stdin (nothing of the lock),
+ * at most -j at a time.  The loop sleeps in poll() on a signalfd (SIGCHLD,
+ * SIGTERM, SIGINT, SIGHUP) and, with -f, on inotify of new/; its timeout
+ * is the nearest of: a lease to renew (a third of the lease after the last
+ * renewal), a CMD to kill (-t, or a lost lease), the earliest delayed
+ * message, and the next look at cur/ for the claims of dead workers and
+ * expired leases (every Q_RECOVER_MS, busy or idle), when the worker also
+ * checks that its queue is still there.
  *
  * CMD is started with vfork and exec in a process group of its own, with
- * only stdin (the message's locked open file, shared), stdout and stderr:
- * every descriptor of the worker is close-on-exec, and what the worker
- * inherited is closed in the child.  -t and a second signal kill the whole
- * group.  A watchdog process (below) kills the groups of running jobs if
- * the worker dies, even by SIGKILL: so once a sweeper has taken the dead
- * worker's lock and returned the claim, no process of the old job is
- * still at work on the message.
+ * only stdin, stdout and stderr: every descriptor of the worker is
+ * close-on-exec, and what the worker inherited is closed in the child.
+ * -t, a lost lease and a second signal kill the whole group.  A watchdog
+ * process (below) kills the groups of running jobs if the worker dies,
+ * even by SIGKILL; it holds the worker's liveness lock too, so the lock is
+ * free, and the claims can be returned, only once no process of the old
+ * jobs is still at work on them.
  */
 #define _GNU_SOURCE
 #include <sys/mman.h>
@@ -41,14 +48,16 @@
 #include "cmd.h"
 #include "banned.h"
 
-#define IDLE_SWEEP_MS	(60 * 1000)	/* -f: sweep at least this often */
-#define SWEEP_GAP_MS	(5 * 1000)	/* and at most this often when idle */
+#define SWEEP_MS	(60 * 1000)	/* all of the housekeeping, at least */
+#define SWEEP_GAP_MS	(5 * 1000)	/* and when idle at most this often */
+#define GRACE_MS	(5 * 1000)	/* SIGTERM to SIGKILL of a lost job */
 
 struct job {
 	pid_t		 pid;		/* 0: slot free */
 	struct spool_msg m;
 	char		 token[SPOOL_NAME_MAX + 1];
 	long long	 start, renew, deadline;	/* q_now_ms() */
+	long long	 killat;	/* lease lost: SIGKILL then */
 	int		 lost, timedout;
 };
 
@@ -64,6 +73,8 @@ struct worker {
 	int		 stopping;	/* signals received */
 	int		 killed_all;	/* a second signal killed the jobs */
 	long long	 lastsweep;	/* q_now_ms() */
+	long long	 lastrecover;	/* of cur/ and tmp/ only */
+	int		 lockfd;	/* our liveness lock */
 	int		 status;
 	struct job	*jobs;
 	struct q_notify	 notify;
@@ -163,20 +174,23 @@ title(struct worker *w)
  * and cleared before it reaps it (until the reap the group's ID cannot be
  * reused); no system call, no wake-up.  The watchdog sleeps in read() on a
  * pipe whose only writer is the worker: end of file means the worker is
- * gone, however it died, and the watchdog kills the groups still listed,
- * so no process of an old job is at work on a message that a sweeper has
- * returned.  Never returns.
+ * gone, however it died, and the watchdog kills the groups still listed.
+ * It shares the worker's liveness lock (the same open file), which is
+ * free only when both are gone: so no process of an old job is at work on
+ * a message that a sweeper has returned.  Never returns.
  */
 static void
 watchdog(struct worker *w, int rfd)
 {
 	char c;
-	int i;
+	int i, r, l;
 
 	(void)setpgid(0, 0);	/* no terminal signals */
-	if (dup2(rfd, 3) == -1)
+	if ((r = fcntl(rfd, F_DUPFD, 10)) == -1 ||
+	    (l = fcntl(w->lockfd, F_DUPFD, 10)) == -1 ||
+	    dup2(r, 3) == -1 || dup2(l, 4) == -1)
 		_exit(1);
-	closefrom(4);
+	closefrom(5);
 	setproctitle("%s: watchdog", w->queue);
 	while (read(3, &c, 1) == -1 && errno == EINTR)
 		;
@@ -203,6 +217,7 @@ watchdog_start(struct worker *w)
 		(void)close(p[1]);
 		(void)signal(SIGINT, SIG_IGN);
 		(void)signal(SIGTERM, SIG_IGN);
+		(void)signal(SIGHUP, SIG_IGN);
 		(void)sigprocmask(SIG_SETMASK, &w->oldmask, NULL);
 		watchdog(w, p[0]);
 	}
@@ -313,9 +328,12 @@ start(struct worker *w, struct job *j)
 
 	q_token(&j->m.n, j->token, sizeof(j->token));
 	environment(w, j);
-	/* stdin is the locked open file itself */
+	/* stdin: the claim's own open of the message, the job's alone */
 	(void)fcntl(j->m.fd, F_SETFL, 0);	/* drop O_NONBLOCK */
-	if ((pid = spawn(w, j->m.fd)) == -1) {
+	pid = spawn(w, j->m.fd);
+	(void)close(j->m.fd);
+	j->m.fd = -1;
+	if (pid == -1) {
 		warn("%s: %s: %s", w->queue, j->token, w->cmd);
 		return -1;
 	}
@@ -324,6 +342,7 @@ start(struct worker *w, struct job *j)
 	j->start = q_now_ms();
 	j->renew = j->start + w->lease * 1000 / 3;
 	j->deadline = w->timeout > 0 ? j->start + w->timeout * 1000 : 0;
+	j->killat = 0;
 	j->lost = j->timedout = 0;
 	w->running++;
 	w->started++;
@@ -389,8 +408,6 @@ finish(struct worker *w, struct job *j, int ws)
 	} else
 		retry(w, j, why, (code == 75 || code == 111) &&
 		    !j->timedout);
-	/* the lock goes only now that the message has left cur/ */
-	(void)close(j->m.fd);
 	j->pid = 0;
 	w->running--;
 	title(w);
@@ -450,15 +467,22 @@ timers(struct worker *w)
 			j->timedout = 1;
 			(void)kill(-j->pid, SIGKILL);
 		}
+		if (j->killat != 0 && now >= j->killat) {
+			j->killat = 0;
+			(void)kill(-j->pid, SIGKILL);
+		}
 		if (!j->lost && now >= j->renew) {
 			if (spool_touch(w->sp, j->m.n.name, w->lease,
 			    name) == 0)
 				(void)spool_name_parse(name, &j->m.n);
 			else {
+				/* the message is somebody else's: stop */
 				j->lost = 1;
-				logmsg(w, j, "lease lost while running: %s",
-				    errno == ENOENT ? "claimed elsewhere" :
-				    strerror(errno));
+				logmsg(w, j, "lease lost while running: %s; "
+				    "stopping it", errno == ENOENT ?
+				    "claimed elsewhere" : strerror(errno));
+				(void)kill(-j->pid, SIGTERM);
+				j->killat = now + GRACE_MS;
 			}
 			j->renew = now + w->lease * 1000 / 3;
 		}
@@ -467,6 +491,8 @@ timers(struct worker *w)
 		if (j->deadline != 0 && !j->timedout &&
 		    (next < 0 || j->deadline - now < next))
 			next = j->deadline - now;
+		if (j->killat != 0 && (next < 0 || j->killat - now < next))
+			next = j->killat - now;
 	}
 	return next;
 }
@@ -488,19 +514,61 @@ sweepreport(void *arg, enum spool_event ev, enum spool_state st,
 		    "out of attempts, moved to failed/");
 }
 
+/* The queue directory went away: stop, and stop the jobs too. */
 static void
-sweep(struct worker *w)
+gone(struct worker *w, int errnum)
 {
-	w->lastsweep = q_now_ms();
-	if (spool_sweep(w->sp, 0, sweepreport, w) == -1)
+	int i;
+
+	warnx("%s: %s", w->queue, errnum == ESTALE ?
+	    "another directory took the queue's place; stopping" :
+	    "the queue directory was removed; stopping");
+	w->status = Q_IOERR;
+	w->stopping++;
+	for (i = 0; i < w->njobs; i++)
+		if (w->jobs[i].pid != 0)
+			(void)kill(-w->jobs[i].pid, SIGTERM);
+	title(w);
+}
+
+/*
+ * Housekeeping: every Q_RECOVER_MS a look at cur/ and tmp/ for the claims
+ * of dead workers, expired leases and dead writers' files (cheap), and a
+ * check that the queue is still there; with full, all of spool_sweep().
+ */
+static void
+sweep(struct worker *w, int full)
+{
+	w->lastrecover = q_now_ms();
+	if (full)
+		w->lastsweep = w->lastrecover;
+	if (spool_check(w->sp) == -1) {
+		if (w->status == Q_OK)
+			gone(w, errno);
+		return;
+	}
+	if (spool_sweep(w->sp, full ? 0 : SPOOL_SWEEP_CLAIMS, sweepreport,
+	    w) == -1)
 		warn("%s: sweep", w->queue);
+}
+
+/* Housekeeping that is due now; returns ms until the next is. */
+static long long
+housekeeping(struct worker *w)
+{
+	long long now = q_now_ms(), left;
+
+	if (now - w->lastrecover >= Q_RECOVER_MS)
+		sweep(w, w->follow && now - w->lastsweep >= SWEEP_MS);
+	left = Q_RECOVER_MS - (q_now_ms() - w->lastrecover);
+	return left < 0 ? 0 : left;
 }
 
 /* Claim and start jobs while there are free slots.  Returns claims. */
 static int
 fill(struct worker *w, int *idle)
 {
-	struct spool_claimopt opt = { w->lease, SPOOL_CLAIM_LOCK, w->self };
+	struct spool_claimopt opt = { w->lease, SPOOL_CLAIM_OPEN, w->self };
 	int i, n = 0, r, swept = 0;
 
 	*idle = 0;
@@ -509,10 +577,10 @@ fill(struct worker *w, int *idle)
 		for (i = 0; w->jobs[i].pid != 0; i++)
 			;
 		r = spool_claim(w->sp, &opt, &w->jobs[i].m);
-		if (r == 0 && !swept &&
-		    q_now_ms() - w->lastsweep >= SWEEP_GAP_MS) {
-			/* nothing ready: sweep, and look once more */
-			sweep(w);
+		if (r == 0 && !swept && (q_now_ms() - w->lastrecover >= 1000 ||
+		    q_now_ms() - w->lastsweep >= SWEEP_GAP_MS)) {
+			/* nothing ready: expired and dead claims may be */
+			sweep(w, q_now_ms() - w->lastsweep >= SWEEP_GAP_MS);
 			swept = 1;
 			continue;
 		}
@@ -528,7 +596,6 @@ fill(struct worker *w, int *idle)
 		n++;
 		if (start(w, &w->jobs[i]) == -1) {
 			(void)spool_release(w->sp, w->jobs[i].m.n.name, 0);
-			(void)close(w->jobs[i].m.fd);
 			w->status = Q_IOERR;
 			break;
 		}
@@ -536,7 +603,10 @@ fill(struct worker *w, int *idle)
 	return n;
 }
 
-/* Signal sig arrived: the first TERM or INT stops, the second kills. */
+/*
+ * Signal sig arrived: the first TERM, INT or HUP (a closed terminal or ssh
+ * session) stops, the second kills.
+ */
 static void
 stop(struct worker *w, unsigned sig)
 {
@@ -606,6 +676,7 @@ static int
 loop(struct worker *w)
 {
 	sigset_t mask;
+	struct sigaction sa;
 	struct pollfd pfd[2];
 	long long ms, t;
 	int sfd, idle, nfd;
@@ -614,6 +685,9 @@ loop(struct worker *w)
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	/* a closed terminal stops it too, unless run under nohup(1) */
+	if (sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN)
+		sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, &w->oldmask) == -1 ||
 	    (sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
 		warn("signals");
@@ -622,6 +696,11 @@ loop(struct worker *w)
 	w->dogfd = -1;
 	cloexec();
 	environment_init(w);
+	/* before the watchdog, which shares it, and before the first sweep */
+	if ((w->lockfd = spool_live(w->sp)) == -1) {
+		warn("%s: liveness lock", w->queue);
+		return q_status(errno);
+	}
 	w->groups = mmap(NULL, (size_t)w->njobs * sizeof(*w->groups),
 	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (w->groups == MAP_FAILED || watchdog_start(w) == -1) {
@@ -631,17 +710,19 @@ loop(struct worker *w)
 	w->notify.fd = -1;
 	if (w->follow)
 		(void)q_notify_open(&w->notify, w->sp);
-	sweep(w);
+	sweep(w, 1);
 	for (;;) {
+		t = housekeeping(w);
 		(void)fill(w, &idle);
 		if (w->running == 0 && (w->stopping || w->status != Q_OK ||
 		    (w->max != 0 && w->started >= w->max) ||
 		    (idle && !w->follow)))
 			break;
 		ms = timers(w);
+		if (ms < 0 || t < ms)
+			ms = t;
 		if (w->follow && w->running < w->njobs && !w->stopping) {
-			t = q_notify_timeout(&w->notify, w->sp,
-			    IDLE_SWEEP_MS - (q_now_ms() - w->lastsweep));
+			t = q_notify_timeout(&w->notify, w->sp, ms);
 			if (t < 0)
 				t = 0;
 			if (ms < 0 || t < ms)

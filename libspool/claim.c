@@ -7,11 +7,13 @@
  * other record, and the exact name is the compare-and-swap token of every
  * later transition.
  *
- * A worker (SPOOL_CLAIM_LOCK) opens the message and takes its flock
- * *before* the rename: from the instant the message appears in cur/ it is
- * locked, so a sweeper that can take the lock knows the worker is dead.
- * The lock belongs to the open file, so it survives the renames of touch.
- * A file another claimant holds locked is skipped, not waited for.
+ * A worker marks its claims w=PID@HOST: from before its first claim it
+ * holds its liveness lock (live.c), so that a sweeper can tell a live
+ * worker from a dead one at every instant.  Nothing is locked on the
+ * message itself: a message fanned out by hard link to several queues is
+ * one inode, and each queue claims it independently.  With
+ * SPOOL_CLAIM_OPEN the file is opened before the rename, so the
+ * descriptor reads what was claimed, whatever renames follow.
  *
  * One scan of new/ keeps the best CAND_MAX ready candidates by (priority,
  * enqueue time), with their names in an arena of at most NAMES_MAX bytes,
@@ -26,7 +28,6 @@
  * spread out instead of stampeding the same files.  Entries that do not
  * parse, are not regular files, or are delayed are never candidates.
  */
-#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
@@ -551,8 +552,7 @@ stale(const struct spool *sp)
 
 /*
  * Try to claim new/name.  Returns 1 (ours), 0 (somebody else claimed it),
- * 2 (not claimable now: locked by a process of another subscriber's job,
- * or not a regular file), -1.
+ * 2 (not claimable: not a regular file), -1.
  */
 static int
 take(struct spool *sp, const char *name, const struct spool_claimopt *opt,
@@ -576,7 +576,7 @@ take(struct spool *sp, const char *name, const struct spool_claimopt *opt,
 	}
 	if (spool_name_format(&n) == -1)
 		return 0;
-	if (opt->flags & SPOOL_CLAIM_LOCK) {
+	if (opt->flags & SPOOL_CLAIM_OPEN) {
 		fd = openat(sp->dfd[SPOOL_NEW], name, O_RDONLY | O_NOFOLLOW |
 		    O_NONBLOCK | O_CLOEXEC);
 		if (fd == -1)
@@ -585,11 +585,6 @@ take(struct spool *sp, const char *name, const struct spool_claimopt *opt,
 			goto fail;
 		if (!S_ISREG(st.st_mode))
 			goto busy;
-		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-			if (errno == EWOULDBLOCK)
-				goto busy;	/* held elsewhere: skip it */
-			goto fail;
-		}
 	}
 	if (spool__move(sp, sp->dfd[SPOOL_NEW], name, sp->dfd[SPOOL_CUR],
 	    n.name) == -1) {
@@ -599,6 +594,8 @@ take(struct spool *sp, const char *name, const struct spool_claimopt *opt,
 	}
 	m->n = n;
 	m->fd = fd;
+	if (opt->wpid != 0)
+		spool__beat(sp, opt->lease);
 	return 1;
 lost:
 	if (fd != -1)
@@ -623,12 +620,16 @@ spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 	time_t now;
 	int r, fresh = 0, progress = 0;
 
-	if (opt->lease < 1 || opt->lease > SPOOL_LEASE_MAX) {
+	if (opt->lease < 1 || opt->lease > SPOOL_LEASE_MAX ||
+	    (opt->wpid != 0 && opt->wpid != getpid())) {
 		errno = EINVAL;
 		return -1;
 	}
 	if (spool_paused(sp))
 		return 0;
+	/* a worker's claims exist only while its liveness lock does */
+	if (opt->wpid != 0 && spool__live_claim(sp) == -1)
+		return -1;
 	now = spool__now();
 	hear(sp, now);
 	for (;;) {

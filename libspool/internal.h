@@ -57,6 +57,42 @@ struct spool {
 	int		 nurgent;
 	long long	 scanned, scancost;	/* monotonic ms */
 	time_t		 next_due;
+	/* liveness (live.c) */
+	int		 livefd;		/* live/, once needed */
+	int		 lockfd;		/* our liveness lock, or -1 */
+	pid_t		 lockpid;		/* whose it is */
+	dev_t		 lockdev;
+	ino_t		 lockino;
+	int		 lockexcl;		/* alone, nothing claimed yet */
+	int		 lockrw;		/* open for heartbeats */
+	long long	 beatms;		/* last heartbeat, monotonic */
+	char		*path;			/* as opened: spool_check() */
+};
+
+/* A worker's last heartbeat, read from its lock file (live.c). */
+struct spool_beat {
+	time_t		 wall;		/* its wall clock */
+	long long	 mono;		/* CLOCK_MONOTONIC ms; 0: none */
+	long long	 lease;		/* its lease, seconds */
+};
+
+#define LIVE_CACHE	32	/* processes judged once per sweep */
+
+struct verdict {
+	pid_t		 pid;
+	int		 alive;
+	int		 fd;		/* dead: its lock, held */
+	dev_t		 dev;
+	ino_t		 ino;
+	struct spool_beat beat;
+};
+
+struct livecheck {
+	struct spool	*sp;
+	int		 dryrun;	/* create and remove nothing */
+	int		 remote;	/* locks prove nothing here */
+	struct verdict	 v[LIVE_CACHE];
+	int		 n;
 };
 
 #define SUBERR_MAX	16	/* failed subscriptions remembered */
@@ -85,6 +121,21 @@ int	 spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
 	    const char *to);
 int	 spool__fsync_dir(int dfd);
 time_t	 spool__now(void);
+
+/* live.c */
+long long spool__mono_ms(void);
+int	 spool__live(struct spool *sp);
+int	 spool__live_claim(struct spool *sp);
+void	 spool__beat(struct spool *sp, long long lease);
+void	 spool__live_close(struct spool *sp);
+void	 spool__check_init(struct livecheck *lc, struct spool *sp,
+	    int dryrun);
+int	 spool__alive(struct livecheck *lc, pid_t pid, struct spool_beat *b);
+int	 spool__claim_live(struct livecheck *lc, const struct spool_name *n,
+	    time_t now, int *dead);
+int	 spool__tmp_live(struct livecheck *lc, const struct spool_name *n);
+int	 spool__sweep_live(struct livecheck *lc);
+void	 spool__check_done(struct livecheck *lc);
 
 /* id.c */
 int	 spool__new_id(struct spool *sp, struct spool_name *n);

@@ -47,6 +47,10 @@ writeall(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/*
+ * Copy what src gives into fd.  A read interrupted by a signal (EINTR) is
+ * a failure, not retried: the caller asked to hear of the signal.
+ */
 static int
 copyall(int fd, int src)
 {
@@ -55,11 +59,8 @@ copyall(int fd, int src)
 
 	for (;;) {
 		n = read(src, buf, sizeof(buf));
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
+		if (n == -1)
 			return -1;
-		}
 		if (n == 0)
 			return 0;
 		if (writeall(fd, buf, (size_t)n) == -1)
@@ -73,6 +74,9 @@ spool__write(struct spool *sp, int dfd, const char *name, const void *buf,
 {
 	int fd, saved;
 
+	/* a writer in tmp/ holds its liveness lock (live.c) */
+	if (dfd == sp->dfd[SPOOL_TMP] && spool__live(sp) == -1)
+		return -1;
 	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, sp->fmode);
 	if (fd == -1)

@@ -75,6 +75,8 @@ transition(struct spool *sp, const char *ref, enum op op, long long arg,
 			res = spool__move(sp, sp->dfd[SPOOL_CUR], cur.name,
 			    sp->dfd[to], dst.name);
 		if (res == 0) {
+			if (op == TOUCH)	/* a worker renewing: live.c */
+				spool__beat(sp, arg);
 			if (newname != NULL)
 				memcpy(newname, dst.name, sizeof(dst.name));
 			return 0;

@@ -479,7 +479,7 @@ spool__openat(int dfd, const char *path, int flags)
 
 	if ((sp = calloc(1, sizeof(*sp))) == NULL)
 		return NULL;
-	sp->qfd = sp->kfd = sp->nfd = -1;
+	sp->qfd = sp->kfd = sp->nfd = sp->livefd = sp->lockfd = -1;
 	for (i = 0; i < SPOOL_NSTATES; i++)
 		sp->dfd[i] = -1;
 	sp->qfd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -517,7 +517,16 @@ fail:
 struct spool *
 spool_open(const char *path, int flags)
 {
-	return spool__openat(AT_FDCWD, path, flags);
+	struct spool *sp;
+
+	if ((sp = spool__openat(AT_FDCWD, path, flags)) == NULL)
+		return NULL;
+	if ((sp->path = strdup(path)) == NULL) {
+		spool_close(sp);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return sp;
 }
 
 void
@@ -527,6 +536,7 @@ spool_close(struct spool *sp)
 
 	if (sp == NULL)
 		return;
+	spool__live_close(sp);
 	for (i = 0; i < SPOOL_NSTATES; i++)
 		if (sp->dfd[i] != -1)
 			(void)close(sp->dfd[i]);
@@ -539,6 +549,7 @@ spool_close(struct spool *sp)
 	free(sp->cand);
 	free(sp->names);
 	free(sp->urgent);
+	free(sp->path);
 	free(sp);
 }
 

@@ -283,32 +283,58 @@ int	 spool_unsubscribe(struct spool *sp, const char *name);
  */
 
 enum spool_claim_flags {
-	SPOOL_CLAIM_LOCK = 1 << 0	/* keep the message open and flocked */
+	SPOOL_CLAIM_OPEN = 1 << 0	/* open the message for reading */
 };
 
 struct spool_claimopt {
 	long long	 lease;		/* seconds, 1 to SPOOL_LEASE_MAX */
 	unsigned	 flags;		/* enum spool_claim_flags */
-	pid_t		 wpid;		/* w= PID with the lock, or 0 */
+	pid_t		 wpid;		/* getpid() to mark w=, or 0 */
 };
 
 struct spool_msg {
 	struct spool_name n;		/* its name in cur/ */
-	int		 fd;		/* locked file with SPOOL_CLAIM_LOCK, or -1 */
+	int		 fd;		/* with SPOOL_CLAIM_OPEN, or -1 */
 };
 
 /*
  * Claim the ready message with the lowest (priority, enqueue time): rename
- * it from new/ into cur/ with a= one higher and l= the lease expiry (and w=
- * when opt->wpid is set).  Delayed, foreign and non-regular entries are
- * skipped.  Of several claimants exactly one wins each message.  With
- * SPOOL_CLAIM_LOCK the file is opened and flocked before the rename, so
+ * it from new/ into cur/ with a= one higher and l= the lease expiry.
+ * Delayed, foreign and non-regular entries are skipped.  Of several
+ * claimants exactly one wins each message.  With opt->wpid (which must be
+ * getpid()) the claim is marked w=PID@HOST and the process holds its
+ * liveness lock (spool_live()) from before the claim exists, so that
  * spool_sweep() can tell a live worker from a dead one at every instant.
- * A paused queue has nothing to claim.  Returns 1 with *m filled, 0 when
- * nothing is ready, -1 with errno (EINVAL for a bad lease, I/O errors).
+ * With SPOOL_CLAIM_OPEN the file is opened before the rename and m->fd
+ * reads the message claimed (the caller closes it); nothing is locked on
+ * the message, so hard-linked copies in other queues are claimed
+ * independently.  A paused queue has nothing to claim.  Returns 1 with *m
+ * filled, 0 when nothing is ready, -1 with errno (EINVAL for a bad lease
+ * or wpid, I/O errors).
  */
 int	 spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 	    struct spool_msg *m);
+
+/*
+ * Hold the calling process's liveness lock in the queue: flock(2) on
+ * live/PID@HOST, which sweepers test to tell whether the process is alive,
+ * and into which spool_claim() and spool_touch() write a heartbeat (see
+ * q(5)).  spool_claim() with wpid and every write into tmp/ take it
+ * anyway; a worker takes it before its first sweep, so that claims that a
+ * dead process with the same PID left are returned by that sweep.  The
+ * lock lasts until spool_close() or the process's end; a child that
+ * inherits the descriptor keeps the process alive in the eyes of sweepers
+ * until it exits.  Returns the descriptor (close-on-exec), or -1 with
+ * errno (EACCES, an I/O error).
+ */
+int	 spool_live(struct spool *sp);
+
+/*
+ * Is the queue still where it was opened?  Returns 0, or -1 with ENOENT
+ * (its directory was removed, or moved away from the path given to
+ * spool_open()) or ESTALE (another directory took its place).
+ */
+int	 spool_check(struct spool *sp);
 
 /* Is the queue paused (a file named paused in it)?  Returns 1 or 0. */
 int	 spool_paused(const struct spool *sp);
@@ -398,6 +424,7 @@ enum spool_event {
 	SPOOL_EV_DEAD,		/* worker died: back to new/ */
 	SPOOL_EV_EXHAUSTED,	/* expired or dead, out of attempts: failed/ */
 	SPOOL_EV_TMP,		/* stale tmp/ file removed */
+	SPOOL_EV_WRITER,	/* tmp/ file of a dead writer removed */
 	SPOOL_EV_PURGED,	/* done/ or failed/ message past retention */
 	SPOOL_EV_FOREIGN,	/* foreign file, left alone */
 	SPOOL_EV_KEY,		/* dedup key past the window, forgotten */
@@ -408,20 +435,28 @@ typedef void spool_report_fn(void *arg, enum spool_event ev,
 	    enum spool_state st, const char *name, int errnum);
 
 enum spool_sweep_flags {
-	SPOOL_SWEEP_DRYRUN = 1 << 0	/* report, change nothing */
+	SPOOL_SWEEP_DRYRUN = 1 << 0,	/* report, change nothing */
+	SPOOL_SWEEP_CLAIMS = 1 << 1	/* only cur/ and tmp/: recovery */
 };
 
 /*
  * Return expired claims to new/ (failed/ once out of attempts), and the
- * claims of dead workers of this host at once (their flock is free);
- * remove tmp/ files older than 36 hours and done/ and failed/ messages past
+ * claims of dead workers of this host at once (their liveness lock is
+ * free; see spool_live()); remove the tmp/ files of dead writers of this
+ * host at once and other tmp/ files older than 36 hours (never those of a
+ * live writer of this host); remove done/ and failed/ messages past
  * keep-done and keep-failed; forget dedup keys past the dedup window (the
- * report names keys/HASH with state SPOOL_TMP); report foreign files.  A lease further than
- * SPOOL_LEASE_MAX in the future counts as expired.  Each action and each
- * foreign file is passed to report (may be NULL).  Returns the number of
- * actions taken (or that would be taken), or -1 with errno when a state
- * directory cannot be read; a failure on one file is reported as
- * SPOOL_EV_ERROR and the sweep goes on.
+ * report names keys/HASH with state SPOOL_TMP); report foreign files.  A
+ * lease further than SPOOL_LEASE_MAX in the future counts as expired; the
+ * leases of a live worker of this host that is still renewing are judged
+ * by its own clock (q(5)).  On file systems where locks do not cross hosts
+ * (spool_remote()) only leases and ages count.  With SPOOL_SWEEP_CLAIMS
+ * only cur/ and tmp/ are looked at: what recovery needs, cheap enough to
+ * do every few seconds.  Each action and each foreign file is passed to
+ * report (may be NULL).  Returns the number of actions taken (or that
+ * would be taken), or -1 with errno when a state directory cannot be read;
+ * a failure on one file is reported as SPOOL_EV_ERROR and the sweep goes
+ * on.
  */
 int	 spool_sweep(struct spool *sp, unsigned flags, spool_report_fn *report,
 	    void *arg);

@@ -7,21 +7,22 @@
  * and the other wins, so the message is never in two places.  A lease
  * further ahead than SPOOL_LEASE_MAX is forged and counts as expired.
  *
- * A claim marked w=PID@HOST with this host's name is checked at once,
- * whatever its lease: the sweeper opens it (O_NONBLOCK, regular files only)
- * and tries flock(LOCK_EX|LOCK_NB).  A live worker took that lock before
- * the claim existed in cur/ and holds it until the claim leaves cur/, so
- * getting it proves the worker is gone (killed, crashed, OOM); the lock is
- * kept while the claim is moved back.  Process IDs are never consulted:
- * they are reused, and a worker in a container has its own.
+ * A claim marked w=PID@HOST with this host's name is judged by its
+ * worker's liveness lock (live.c), whatever its lease: a dead worker's
+ * claims go back at once, and the lock is held until the pass is over, so
+ * no new process of that name can claim meanwhile.  A live worker that is
+ * still renewing has its leases judged by its own clock, so a step of ours
+ * returns nothing of it.  Process IDs alone are never trusted: they are
+ * reused, and a worker in a container has its own.
  *
- * tmp/ files older than 36 hours (by mtime) are remains of crashed writers
- * and are removed; done/ and failed/ messages are removed when they have
- * been there (by ctime, which the rename into the state set) longer than
- * keep-done and keep-failed.  Names that do not parse, and non-regular
- * files, are foreign: reported, never touched.
+ * tmp/ files are the work of writers: one of this host that is dead has
+ * its files removed at once, one that is alive never, however old; files
+ * of other hosts (or on a file system where locks prove nothing) are
+ * removed once their mtime is 36 hours old.  done/ and failed/ messages
+ * are removed when they have been there (by ctime, which the rename into
+ * the state set) longer than keep-done and keep-failed.  Names that do not
+ * parse, and non-regular files, are foreign: reported, never touched.
  */
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -40,6 +41,7 @@ struct sweep {
 	void		*arg;
 	time_t		 now;
 	int		 actions;
+	struct livecheck lc;
 };
 
 static void
@@ -79,33 +81,6 @@ expire(struct sweep *w, const struct spool_name *n, enum spool_event why)
 	report(w, why, SPOOL_CUR, n->name, 0);
 }
 
-/*
- * Is the worker that claimed n gone?  On success the lock is held on *fdp,
- * to be closed after the claim was moved.
- */
-static int
-orphaned(struct sweep *w, const struct spool_name *n, int *fdp)
-{
-	struct stat st;
-	int fd;
-
-	*fdp = -1;
-	if (!(n->attrs & SPOOL_ATTR_WORKER) ||
-	    strcmp(n->whost, w->sp->host) != 0)
-		return 0;
-	fd = openat(w->sp->dfd[SPOOL_CUR], n->name, O_RDONLY | O_NOFOLLOW |
-	    O_NONBLOCK | O_CLOEXEC);
-	if (fd == -1)
-		return 0;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		(void)close(fd);
-		return 0;
-	}
-	*fdp = fd;
-	return 1;
-}
-
 /* Remove st/name, which has outlived its time there. */
 static void
 discard(struct sweep *w, enum spool_state st, const char *name,
@@ -129,7 +104,7 @@ sweepdir(struct sweep *w, enum spool_state st)
 	struct stat sb;
 	long long keep = 0;
 	DIR *d;
-	int fd, saved;
+	int dead, saved;
 
 	if (st == SPOOL_DONE)
 		keep = sp->cfg.keep_done;
@@ -150,20 +125,22 @@ sweepdir(struct sweep *w, enum spool_state st)
 		}
 		switch (st) {
 		case SPOOL_TMP:
-			/* by mtime: how long ago its writer last wrote */
-			if (fstatat(sp->dfd[st], n.name, &sb,
-			    AT_SYMLINK_NOFOLLOW) == 0 &&
-			    sb.st_mtime <= w->now - SPOOL_TMP_MAXAGE)
-				discard(w, st, n.name, SPOOL_EV_TMP);
+			switch (spool__tmp_live(&w->lc, &n)) {
+			case 0:		/* its writer of this host is gone */
+				discard(w, st, n.name, SPOOL_EV_WRITER);
+				break;
+			case -1:	/* another host's: by mtime */
+				if (fstatat(sp->dfd[st], n.name, &sb,
+				    AT_SYMLINK_NOFOLLOW) == 0 &&
+				    sb.st_mtime <= w->now - SPOOL_TMP_MAXAGE)
+					discard(w, st, n.name, SPOOL_EV_TMP);
+				break;
+			}
 			break;
 		case SPOOL_CUR:
-			if (n.lease < w->now ||
-			    n.lease > w->now + SPOOL_LEASE_MAX)
-				expire(w, &n, SPOOL_EV_EXPIRED);
-			else if (orphaned(w, &n, &fd)) {
-				expire(w, &n, SPOOL_EV_DEAD);
-				(void)close(fd);
-			}
+			if (!spool__claim_live(&w->lc, &n, w->now, &dead))
+				expire(w, &n, dead ? SPOOL_EV_DEAD :
+				    SPOOL_EV_EXPIRED);
 			break;
 		case SPOOL_DONE:
 		case SPOOL_FAILED:
@@ -202,7 +179,7 @@ int
 spool_sweep(struct spool *sp, unsigned flags, spool_report_fn *fn, void *arg)
 {
 	struct sweep w;
-	int st;
+	int st, last, r = 0, saved;
 
 	memset(&w, 0, sizeof(w));
 	w.sp = sp;
@@ -210,11 +187,19 @@ spool_sweep(struct spool *sp, unsigned flags, spool_report_fn *fn, void *arg)
 	w.report = fn;
 	w.arg = arg;
 	w.now = spool__now();
-	for (st = SPOOL_TMP; st < SPOOL_NSTATES; st++)
-		if (sweepdir(&w, (enum spool_state)st) == -1)
-			return -1;
-	if (spool__sweep_keys(sp, flags & SPOOL_SWEEP_DRYRUN, w.now,
-	    keyreport, &w) == -1)
-		return -1;
-	return w.actions;
+	spool__check_init(&w.lc, sp, flags & SPOOL_SWEEP_DRYRUN);
+	last = flags & SPOOL_SWEEP_CLAIMS ? SPOOL_CUR : SPOOL_NSTATES - 1;
+	for (st = SPOOL_TMP; st <= last && r == 0; st++)
+		if (st != SPOOL_NEW || !(flags & SPOOL_SWEEP_CLAIMS))
+			r = sweepdir(&w, (enum spool_state)st);
+	if (r == 0 && !(flags & SPOOL_SWEEP_CLAIMS) &&
+	    (spool__sweep_live(&w.lc) == -1 ||
+	    spool__sweep_keys(sp, flags & SPOOL_SWEEP_DRYRUN, w.now,
+	    keyreport, &w) == -1))
+		r = -1;
+	saved = errno;
+	/* the dead's locks go only now, with their files */
+	spool__check_done(&w.lc);
+	errno = saved;
+	return r == -1 ? -1 : w.actions;
 }

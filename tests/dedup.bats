@@ -131,7 +131,7 @@ inject_eio() {
 	# nothing was created outside the queue's state directories
 	run -0 find "$QDIR" -mindepth 1 -maxdepth 2 -printf '%P\n'
 	assert_equal "$(printf '%s\n' "${lines[@]}" | LC_ALL=C sort)" \
-		"$(printf '%s\n' jobs jobs/{cur,done,failed,keys,new,tmp} |
+		"$(printf '%s\n' jobs jobs/{cur,done,failed,keys,live,new,tmp} |
 			LC_ALL=C sort)"
 	assert_not_exist "$QDIR/x"
 	assert_not_exist "$(qpath jobs)/x"

@@ -418,8 +418,6 @@ hostile_invocations() {
 	run -0 q ls jobs
 	assert_line --regexp "^${big//./\\.} +cur +p=5 a=2147483647 "
 	assert_line --regexp "^${huge//./\\.},a=99999999999 +new +foreign "
-	# the foreign one is never claimed
-	run -75 q take jobs
 	run -0 q release jobs "$t"
 	run -0 q cat jobs "$big"
 	assert_output big
@@ -431,6 +429,11 @@ hostile_invocations() {
 	[ -f "$qp/failed/$spent,a=2147483647" ]
 	[ -f "$qp/new/$huge,a=99999999999" ]
 	[ "$(<"$qp/new/$huge,a=99999999999")" = huge ]
+	# the foreign one is never claimed
+	run -0 q take jobs
+	assert_output "$big,a=2147483647"
+	run -75 q take jobs
+	run -0 q release jobs "$big,a=2147483647"
 
 	# a worker runs it once more at most, and then it is done or failed
 	run -0 q work -q jobs -- cat

@@ -18,7 +18,7 @@
  *	drain race QUEUE WORKERS plain|lock
  *		WORKERS processes, released at once, each spool_claim +
  *		spool_ack until the queue is empty; plain claims as q take
- *		does, lock as q work does (SPOOL_CLAIM_LOCK, w=).
+ *		does, open as q work does (SPOOL_CLAIM_OPEN, w=).
  *
  * Lost races are counted where they happen, inside libspool's own calls:
  * the program is linked with -Wl,--wrap=renameat2,--wrap=openat,--wrap=flock
@@ -234,7 +234,7 @@ worker(const char *path, int lock, int go, int out)
 	int r, len;
 
 	if (lock) {
-		opt.flags = SPOOL_CLAIM_LOCK;
+		opt.flags = SPOOL_CLAIM_OPEN;
 		opt.wpid = getpid();
 	}
 	sp = open_queue(path);
