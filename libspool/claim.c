@@ -628,7 +628,7 @@ spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 	if (spool_paused(sp))
 		return 0;
 	/* a worker's claims exist only while its liveness lock does */
-	if (opt->wpid != 0 && spool__live_claim(sp) == -1)
+	if (opt->wpid != 0 && spool__live_share(sp) == -1)
 		return -1;
 	now = spool__now();
 	hear(sp, now);

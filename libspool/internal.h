@@ -125,7 +125,7 @@ time_t	 spool__now(void);
 /* live.c */
 long long spool__mono_ms(void);
 int	 spool__live(struct spool *sp);
-int	 spool__live_claim(struct spool *sp);
+int	 spool__live_share(struct spool *sp);
 void	 spool__beat(struct spool *sp, long long lease);
 void	 spool__live_close(struct spool *sp);
 void	 spool__check_init(struct livecheck *lc, struct spool *sp,

@@ -31,7 +31,8 @@
  * - PID reuse.  A new worker with the PID of a dead one first tries the
  *   lock exclusively; if it gets it, nobody else uses that name, so claims
  *   with its own w= are the dead one's and its first sweep returns them.
- *   It then keeps the lock shared from its first claim on.
+ *   From the end of that look at cur/ (or its first claim) on it holds the
+ *   lock shared.
  *
  * - Other PID namespaces with the same host name share file names.  A lock
  *   that two live processes hold shared proves both alive; the dead one's
@@ -212,7 +213,7 @@ spool_live(struct spool *sp)
 }
 
 int
-spool__live_claim(struct spool *sp)
+spool__live_share(struct spool *sp)
 {
 	char name[32 + SPOOL_HOST_MAX];
 

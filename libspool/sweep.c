@@ -179,7 +179,7 @@ int
 spool_sweep(struct spool *sp, unsigned flags, spool_report_fn *fn, void *arg)
 {
 	struct sweep w;
-	int st, last, r = 0, saved;
+	int st, r, saved;
 
 	memset(&w, 0, sizeof(w));
 	w.sp = sp;
@@ -188,17 +188,28 @@ spool_sweep(struct spool *sp, unsigned flags, spool_report_fn *fn, void *arg)
 	w.arg = arg;
 	w.now = spool__now();
 	spool__check_init(&w.lc, sp, flags & SPOOL_SWEEP_DRYRUN);
-	last = flags & SPOOL_SWEEP_CLAIMS ? SPOOL_CUR : SPOOL_NSTATES - 1;
-	for (st = SPOOL_TMP; st <= last && r == 0; st++)
-		if (st != SPOOL_NEW || !(flags & SPOOL_SWEEP_CLAIMS))
+	/*
+	 * First what liveness decides: the locks of the dead are held from
+	 * their verdict until their claims and files are dealt with, and
+	 * not a moment longer (a new process with such a PID waits for them).
+	 */
+	r = sweepdir(&w, SPOOL_TMP);
+	if (r == 0)
+		r = sweepdir(&w, SPOOL_CUR);
+	spool__check_done(&w.lc);
+	/* a new worker's own predecessor is dealt with: share the lock */
+	if (sp->lockexcl && spool__live_share(sp) == -1)
+		r = -1;
+	if (flags & SPOOL_SWEEP_CLAIMS)
+		return r == -1 ? -1 : w.actions;
+	for (st = SPOOL_NEW; st < SPOOL_NSTATES && r == 0; st++)
+		if (st != SPOOL_CUR)
 			r = sweepdir(&w, (enum spool_state)st);
-	if (r == 0 && !(flags & SPOOL_SWEEP_CLAIMS) &&
-	    (spool__sweep_live(&w.lc) == -1 ||
+	if (r == 0 && (spool__sweep_live(&w.lc) == -1 ||
 	    spool__sweep_keys(sp, flags & SPOOL_SWEEP_DRYRUN, w.now,
 	    keyreport, &w) == -1))
 		r = -1;
 	saved = errno;
-	/* the dead's locks go only now, with their files */
 	spool__check_done(&w.lc);
 	errno = saved;
 	return r == -1 ? -1 : w.actions;
