@@ -273,7 +273,7 @@ environment(struct worker *w, const struct job *j)
 	snprintf(w->vars[0], sizeof(w->vars[0]), "Q_ID=%.*s",
 	    (int)j->m.n.idlen, j->m.n.name);
 	snprintf(w->vars[1], sizeof(w->vars[1]), "Q_ATTEMPT=%u",
-	    j->m.n.attempts);
+	    j->m.n.attempts - j->m.n.base);
 	snprintf(w->vars[2], sizeof(w->vars[2]), "Q_ENQUEUED=%lld",
 	    (long long)j->m.n.sec);
 }

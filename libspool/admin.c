@@ -136,15 +136,19 @@ spool_stats(struct spool *sp, struct spool_stats *out)
 	return 0;
 }
 
-/* Move message n from st to new/, attempts and lease dropped. */
+/*
+ * Move message n from st to new/ with a fresh attempt budget.  a= stays:
+ * the budget begins again at b=, so that the next claim's token, ID,a=N,
+ * is one no earlier claim of the message ever had (q(5)).
+ */
 static int
 renew(struct spool *sp, enum spool_state st, const struct spool_name *n)
 {
 	struct spool_name dst = *n;
 
-	dst.attrs &= ~(SPOOL_ATTR_ATTEMPTS | SPOOL_ATTR_DUE |
-	    SPOOL_ATTR_LEASE | SPOOL_ATTR_WORKER);
-	dst.attempts = 0;
+	dst.attrs &= ~(SPOOL_ATTR_DUE | SPOOL_ATTR_LEASE | SPOOL_ATTR_WORKER);
+	dst.attrs |= SPOOL_ATTR_BASE;
+	dst.base = dst.attempts;
 	if (spool_name_format(&dst) == -1)
 		return -1;
 	return spool__move(sp, sp->dfd[st], n->name, sp->dfd[SPOOL_NEW],
@@ -182,6 +186,8 @@ spool_replay(struct spool *sp, const char *ref)
 	return back(sp, ref, SPOOL_DONE);
 }
 
+#define RM_TRIES	16
+
 int
 spool_remove(struct spool *sp, const char *ref)
 {
@@ -189,21 +195,30 @@ spool_remove(struct spool *sp, const char *ref)
 	enum spool_state st;
 	int res;
 
+	int tries;
+
 	if (spool__parse_ref(sp, ref, &r) == -1)
 		return -1;
 	r.attrs &= ~SPOOL_ATTR_ATTEMPTS;
-	res = spool__find(sp, &r, 1U << SPOOL_NEW | 1U << SPOOL_DONE |
-	    1U << SPOOL_FAILED, &n, &st);
-	if (res == -1)
-		return -1;
-	if (res == 0) {
-		if (spool__find(sp, &r, 1U << SPOOL_CUR, &n, &st) == 1)
+	/* moved meanwhile (claimed, acked, retried): look again */
+	for (tries = 0; tries < RM_TRIES; tries++) {
+		res = spool__find(sp, &r, 1U << SPOOL_NEW | 1U << SPOOL_CUR |
+		    1U << SPOOL_DONE | 1U << SPOOL_FAILED, &n, &st);
+		if (res == -1)
+			return -1;
+		if (res == 0)
+			break;
+		if (st == SPOOL_CUR) {
 			errno = EBUSY;
-		else
-			errno = ENOENT;
-		return -1;
+			return -1;
+		}
+		if (unlinkat(sp->dfd[st], n.name, 0) == 0)
+			return 0;
+		if (errno != ENOENT)
+			return -1;
 	}
-	return unlinkat(sp->dfd[st], n.name, 0);
+	errno = ENOENT;
+	return -1;
 }
 
 struct bulk {

@@ -551,12 +551,43 @@ stale(const struct spool *sp)
 }
 
 /*
+ * The claim n, just made, was paused or outlived part of its lease before
+ * it existed (the rename was slow): give it back to new/ as name, or
+ * renew it so that its lease counts from now.  Returns 0, or 3 (given
+ * back: the queue is paused).
+ */
+static int
+settle(struct spool *sp, const char *name, const struct spool_claimopt *opt,
+    struct spool_name *n)
+{
+	struct spool_name late = *n;
+	time_t now;
+
+	/* a pause that returned before the claim was made wins */
+	if (spool_paused(sp)) {
+		(void)spool__move(sp, sp->dfd[SPOOL_CUR], n->name,
+		    sp->dfd[SPOOL_NEW], name);
+		return 3;
+	}
+	if ((now = spool__now()) + (time_t)opt->lease > n->lease) {
+		late.lease = now + (time_t)opt->lease;
+		if (spool_name_format(&late) == 0 && spool__move(sp,
+		    sp->dfd[SPOOL_CUR], n->name, sp->dfd[SPOOL_CUR],
+		    late.name) == 0)
+			*n = late;
+	}
+	return 0;
+}
+
+/*
  * Try to claim new/name.  Returns 1 (ours), 0 (somebody else claimed it),
- * 2 (not claimable: not a regular file), -1.
+ * 2 (not claimable: not a regular file), 3 (the queue was paused), -1.
+ * The lease counts from the moment the claim is made: its time is taken
+ * just before the rename, and the claim renewed if the rename took long.
  */
 static int
 take(struct spool *sp, const char *name, const struct spool_claimopt *opt,
-    time_t now, struct spool_msg *m)
+    struct spool_msg *m)
 {
 	struct spool_name n;
 	struct stat st;
@@ -568,14 +599,11 @@ take(struct spool *sp, const char *name, const struct spool_claimopt *opt,
 		n.attempts++;
 	n.attrs |= SPOOL_ATTR_ATTEMPTS | SPOOL_ATTR_LEASE;
 	n.attrs &= ~SPOOL_ATTR_DUE;
-	n.lease = now + (time_t)opt->lease;
 	if (opt->wpid > 0) {
 		n.attrs |= SPOOL_ATTR_WORKER;
 		n.wpid = opt->wpid;
 		memcpy(n.whost, sp->host, sizeof(n.whost));
 	}
-	if (spool_name_format(&n) == -1)
-		return 0;
 	if (opt->flags & SPOOL_CLAIM_OPEN) {
 		fd = openat(sp->dfd[SPOOL_NEW], name, O_RDONLY | O_NOFOLLOW |
 		    O_NONBLOCK | O_CLOEXEC);
@@ -586,11 +614,19 @@ take(struct spool *sp, const char *name, const struct spool_claimopt *opt,
 		if (!S_ISREG(st.st_mode))
 			goto busy;
 	}
+	n.lease = spool__now() + (time_t)opt->lease;
+	if (spool_name_format(&n) == -1)
+		goto lost;
 	if (spool__move(sp, sp->dfd[SPOOL_NEW], name, sp->dfd[SPOOL_CUR],
 	    n.name) == -1) {
 		if (errno == ENOENT)
 			goto lost;
 		goto fail;
+	}
+	if (settle(sp, name, opt, &n) == 3) {
+		if (fd != -1)
+			(void)close(fd);
+		return 3;
 	}
 	m->n = n;
 	m->fd = fd;
@@ -654,12 +690,12 @@ spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 			    better(sp, sp->urgent[0].key, sp->urgent[0].name,
 			    &sp->cand[sp->icand]))) {
 				upop(sp, name);
-				r = take(sp, name, opt, now, m);
+				r = take(sp, name, opt, m);
 				if (r == 0)
 					progress = 1;
 			} else {
 				r = take(sp, cname(sp, &sp->cand[sp->icand++]),
-				    opt, now, m);
+				    opt, m);
 				if (r == 0) {
 					/* lost a race: skip past the others */
 					progress = 1;
@@ -667,6 +703,8 @@ spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 					    (int)arc4random_uniform(SPREAD);
 				}
 			}
+			if (r == 3)
+				return 0;	/* paused meanwhile */
 			if (r != 0 && r != 2)
 				return r;
 		}
@@ -762,8 +800,9 @@ exact(struct spool *sp, enum spool_state st, const struct spool_name *n)
 	    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode);
 }
 
-int
-spool__find(struct spool *sp, const struct spool_name *r, unsigned mask,
+/* One look in each state of mask. */
+static int
+findonce(struct spool *sp, const struct spool_name *r, unsigned mask,
     struct spool_name *out, enum spool_state *stp)
 {
 	struct spool_name n;
@@ -775,7 +814,9 @@ spool__find(struct spool *sp, const struct spool_name *r, unsigned mask,
 		if (!(mask & (1U << st)))
 			continue;
 		if (exact(sp, (enum spool_state)st, r)) {
-			*out = *r;
+			/* all of the name's attributes, whatever r asked */
+			if (spool_name_parse(r->name, out) == -1)
+				*out = *r;
 			*stp = (enum spool_state)st;
 			return 1;
 		}
@@ -802,6 +843,61 @@ spool__find(struct spool *sp, const struct spool_name *r, unsigned mask,
 			errno = saved;
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/*
+ * When did the directories of mask last change?  Their mtimes, summed to
+ * one number of nanoseconds; with the age in ms of the most recent.
+ */
+static long long
+stamp(struct spool *sp, unsigned mask, long long *age)
+{
+	struct timespec now;
+	struct stat sb;
+	long long sum = 0, t, last = 0;
+	int st;
+
+	for (st = SPOOL_NEW; st < SPOOL_NSTATES; st++)
+		if ((mask & (1U << st)) && fstat(sp->dfd[st], &sb) == 0) {
+			t = (long long)sb.st_mtim.tv_sec * 1000000000 +
+			    sb.st_mtim.tv_nsec;
+			sum += t;
+			if (t > last)
+				last = t;
+		}
+	(void)clock_gettime(CLOCK_REALTIME, &now);
+	*age = ((long long)now.tv_sec * 1000000000 + now.tv_nsec - last) /
+	    1000000;
+	return sum;
+}
+
+/*
+ * readdir(3) may skip an entry renamed while it reads (a claim whose lease
+ * is being renewed, a message being claimed): so "not there" is believed
+ * only from a look during which no directory of mask changed.  A change
+ * in the same tick of the file system's clock as an earlier one leaves
+ * the mtime as it was, so a directory changed in the last FIND_QUIET ms is
+ * looked at again too.  At most FIND_TRIES looks.
+ */
+#define FIND_TRIES	8
+#define FIND_QUIET	50
+
+int
+spool__find(struct spool *sp, const struct spool_name *r, unsigned mask,
+    struct spool_name *out, enum spool_state *stp)
+{
+	long long before, after, age;
+	int tries, res;
+
+	for (tries = 0; tries < FIND_TRIES; tries++) {
+		before = stamp(sp, mask, &age);
+		if ((res = findonce(sp, r, mask, out, stp)) != 0)
+			return res;
+		after = stamp(sp, mask, &age);
+		if (after == before && age >= FIND_QUIET)
+			break;
 	}
 	return 0;
 }

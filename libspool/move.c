@@ -131,22 +131,19 @@ spool_requeue(struct spool *sp, const char *ref, long long attempts,
 
 	if (spool__parse_ref(sp, ref, &r) == -1)
 		return -1;
-	if (!(r.attrs & SPOOL_ATTR_ATTEMPTS)) {
-		/* a bare ID: the attempts of the current claim */
-		if ((res = spool__find(sp, &r, 1U << SPOOL_CUR, &cur,
-		    &st)) != 1) {
-			if (res == 0)
-				errno = ENOENT;
-			return -1;
-		}
-		r = cur;
+	/* the claim itself: its attempts and where its budget began */
+	if ((res = spool__find(sp, &r, 1U << SPOOL_CUR, &cur, &st)) != 1) {
+		if (res == 0)
+			errno = ENOENT;
+		return -1;
 	}
+	r = cur;
 	if (attempts <= 0)
 		attempts = sp->cfg.attempts;
 	if (!(flags & (SPOOL_REQUEUE_TEMPORARY | SPOOL_REQUEUE_NOW)) &&
-	    (long long)r.attempts >= attempts)
+	    (long long)(r.attempts - r.base) >= attempts)
 		return spool_fail(sp, ref) == -1 ? -1 : 0;
 	*delay = (flags & SPOOL_REQUEUE_NOW) ? 0 :
-	    spool_backoff(sp, r.attempts);
+	    spool_backoff(sp, r.attempts - r.base);
 	return spool_release(sp, ref, *delay) == -1 ? -1 : 1;
 }

@@ -6,7 +6,7 @@
  * claimed, moved, opened or deleted.  The grammar (q(5)):
  *
  *	ID   = SEC "." USEC "." PID "_" SEQ "." HOST
- *	NAME = ID *( "," KEY "=" VALUE )	keys p, a, d, l, w in that order
+ *	NAME = ID *( "," KEY "=" VALUE )	keys p, a, b, d, l, w in that order
  *
  * SEC has exactly 10 digits and USEC exactly 6, so that names sort by
  * enqueue time.  Numbers have no sign, no leading zeros (but SEC and USEC,
@@ -85,7 +85,7 @@ host(const char **sp, char *buf)
 int
 spool_name_parse(const char *str, struct spool_name *out)
 {
-	static const char keys[] = "padlw";
+	static const char keys[] = "pabdlw";
 	const char *s = str;
 	unsigned long long v;
 	size_t len;
@@ -137,6 +137,12 @@ spool_name_parse(const char *str, struct spool_name *out)
 			out->attempts = (unsigned)v;
 			out->attrs |= SPOOL_ATTR_ATTEMPTS;
 			break;
+		case 'b':
+			if (number(&s, 0, 10, INT_MAX, &v) == -1)
+				goto bad;
+			out->base = (unsigned)v;
+			out->attrs |= SPOOL_ATTR_BASE;
+			break;
 		case 'd':
 			if (number(&s, 0, 11, 99999999999ULL, &v) == -1)
 				goto bad;
@@ -158,7 +164,8 @@ spool_name_parse(const char *str, struct spool_name *out)
 			break;
 		}
 	}
-	if (*s != '\0')
+	/* the budget cannot begin after the claims counted */
+	if (*s != '\0' || out->base > out->attempts)
 		goto bad;
 	memcpy(out->name, str, len + 1);
 	return 0;
@@ -187,6 +194,8 @@ spool_name_format(struct spool_name *n)
 		ADD(",p=%d", n->prio);
 	if ((n->attrs & SPOOL_ATTR_ATTEMPTS) && n->attempts > 0)
 		ADD(",a=%u", n->attempts);
+	if ((n->attrs & SPOOL_ATTR_BASE) && n->base > 0)
+		ADD(",b=%u", n->base);
 	if (n->attrs & SPOOL_ATTR_DUE)
 		ADD(",d=%lld", (long long)n->due);
 	if (n->attrs & SPOOL_ATTR_LEASE)

@@ -40,6 +40,7 @@ enum spool_state {
 enum spool_attr {
 	SPOOL_ATTR_PRIO = 1 << 0,	/* p= */
 	SPOOL_ATTR_ATTEMPTS = 1 << 1,	/* a= */
+	SPOOL_ATTR_BASE = 1 << 5,	/* b= */
 	SPOOL_ATTR_DUE = 1 << 2,	/* d= */
 	SPOOL_ATTR_LEASE = 1 << 3,	/* l= */
 	SPOOL_ATTR_WORKER = 1 << 4	/* w= */
@@ -54,6 +55,7 @@ struct spool_name {
 	unsigned	 attrs;		/* enum spool_attr */
 	int		 prio;		/* 0-9, SPOOL_PRIO_DEFAULT if absent */
 	unsigned	 attempts;	/* claims so far, 0 if absent */
+	unsigned	 base;		/* a= when the budget began (b=) */
 	time_t		 due;		/* not before, 0 if absent */
 	time_t		 lease;		/* lease expiry, 0 if absent */
 	pid_t		 wpid;		/* w= process, 0 if absent */

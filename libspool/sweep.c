@@ -63,7 +63,7 @@ expire(struct sweep *w, const struct spool_name *n, enum spool_event why)
 	enum spool_state to = SPOOL_NEW;
 
 	dst.attrs &= ~(SPOOL_ATTR_LEASE | SPOOL_ATTR_WORKER);
-	if ((long long)n->attempts >= sp->cfg.attempts) {
+	if ((long long)(n->attempts - n->base) >= sp->cfg.attempts) {
 		to = SPOOL_FAILED;
 		why = SPOOL_EV_EXHAUSTED;
 	}

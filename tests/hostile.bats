@@ -345,11 +345,11 @@ hostile_invocations() {
 
 	# the real failed message goes back to new/, the planted ones stay
 	run -0 --separate-stderr q retry hq -a
-	[ -f "$qp/new/$M_FAILED" ]
+	[ -f "$qp/new/$M_FAILED,a=1,b=1" ]
 	[ "$(foreign_entries hq)" = "$before" ]
 
 	run -0 --separate-stderr q replay -s @0 hq
-	[ -f "$qp/new/$M_DONE" ]
+	[ -f "$qp/new/$M_DONE,a=1,b=1" ]
 	[ "$(foreign_entries hq)" = "$before" ]
 
 	# something real to purge in done/ and failed/

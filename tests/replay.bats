@@ -27,17 +27,17 @@ after() {
 	sleep 0.1
 }
 
-@test "replay moves an acknowledged message to new/ without its attempt count" {
+@test "replay moves an acknowledged message to new/ with a fresh attempt budget and a new token" {
 	id=$(acked -p 2 -m body)
 	assert_equal "$(names jobs done)" "$id,p=2,a=1"
 	run --separate-stderr -0 q replay jobs "$id"
 	assert_output ""
 	assert_equal "$stderr" ""
-	assert_equal "$(names jobs new)" "$id,p=2"
+	assert_equal "$(names jobs new)" "$id,p=2,a=1,b=1"
 	assert_equal "$(count jobs done)" 0
 	assert_equal "$(q cat jobs "$id")" body
 	run -0 q take jobs
-	assert_output "$id,a=1"
+	assert_output "$id,a=2"
 }
 
 @test "replay by token, by name and by path" {
@@ -47,9 +47,9 @@ after() {
 	q replay jobs "$a,a=1"
 	q replay jobs "$b,a=1"
 	q replay jobs "$(qpath jobs)/done/$c,a=1"
-	assert_equal "$(names jobs new)" "$a
-$b
-$c"
+	assert_equal "$(names jobs new)" "$a,a=1,b=1
+$b,a=1,b=1
+$c,a=1,b=1"
 	assert_equal "$(count jobs done)" 0
 }
 
@@ -63,8 +63,8 @@ $c"
 	run --separate-stderr -0 q replay -s 1h jobs
 	assert_output ""
 	assert_equal "$stderr" ""
-	assert_equal "$(names jobs new)" "$a
-$b"
+	assert_equal "$(names jobs new)" "$a,a=1,b=1
+$b,a=1,b=1"
 	assert_equal "$(count jobs done)" 0
 	assert_equal "$(names jobs failed)" "$before_failed"
 	assert_equal "$(count jobs cur)" 1
@@ -79,8 +79,8 @@ $b"
 	assert_equal "$(snapshot jobs)" "$before"
 	# since long ago: everything
 	run --separate-stderr -0 q replay -s @1 jobs
-	assert_equal "$(names jobs new)" "$a
-$b"
+	assert_equal "$(names jobs new)" "$a,a=1,b=1
+$b,a=1,b=1"
 }
 
 @test "two hours later, replay -s 1h finds nothing to replay" {
@@ -99,7 +99,7 @@ $b"
 	after "$t"
 	new=$(acked -m new)
 	run --separate-stderr -0 q replay -s "@$((t + 1))" jobs
-	assert_equal "$(names jobs new)" "$new"
+	assert_equal "$(names jobs new)" "$new,a=1,b=1"
 	assert_equal "$(names jobs done)" "$old,a=1"
 }
 
@@ -108,7 +108,7 @@ $b"
 	printf 'x\n' >"$(qpath jobs)/done/README"
 	mkfifo "$(qpath jobs)/done/1764491333.123456.1_1.h,a=1"
 	run --separate-stderr -0 timeout 10 q replay -s 1h jobs
-	assert_equal "$(names jobs new)" "$a"
+	assert_equal "$(names jobs new)" "$a,a=1,b=1"
 	assert_equal "$(names jobs done)" "1764491333.123456.1_1.h,a=1
 README"
 }
@@ -138,8 +138,8 @@ README"
 	b=$(acked -m b)
 	run --separate-stderr -66 q replay jobs "$a" 1764491333.123456.1_1.h "$b"
 	assert_equal "$stderr" "q replay: jobs: 1764491333.123456.1_1.h: no such message"
-	assert_equal "$(names jobs new)" "$a
-$b"
+	assert_equal "$(names jobs new)" "$a,a=1,b=1
+$b,a=1,b=1"
 }
 
 @test "replay with neither IDs nor -s is 64 and changes nothing" {

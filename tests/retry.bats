@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# q retry: failed/ -> new/, attempts reset.
+# q retry: failed/ -> new/, with a fresh attempt budget (b=).
 
 load helper
 
@@ -19,25 +19,31 @@ acked() {
 	printf '%s\n' "$id"
 }
 
-@test "retry moves a failed message to new/ without its attempt count" {
+@test "retry moves a failed message to new/ with a fresh attempt budget" {
 	id=$(failed -p 2 -m body)
 	assert_equal "$(names jobs failed)" "$id,p=2,a=1"
 	run --separate-stderr -0 q retry jobs "$id"
 	assert_output ""
 	assert_equal "$stderr" ""
-	assert_equal "$(names jobs new)" "$id,p=2"
+	# a= keeps counting (tokens are never reused); the budget starts at b=
+	assert_equal "$(names jobs new)" "$id,p=2,a=1,b=1"
 	assert_equal "$(count jobs failed)" 0
 	assert_equal "$(q cat jobs "$id")" body
 }
 
-@test "a retried message is claimed again as its first attempt" {
+@test "a retried message is claimed again as its first attempt, with a new token" {
 	id=$(q put -m x jobs)
 	q release jobs "$(q take jobs)"
 	q fail jobs "$(q take jobs)"
 	assert_equal "$(names jobs failed)" "$id,a=2"
 	q retry jobs "$id"
 	run -0 q take jobs
-	assert_output "$id,a=1"
+	assert_output "$id,a=3"
+	run -0 timeout 20 q work jobs sh -c 'echo "$Q_ATTEMPT" >"$BATS_TEST_TMPDIR/attempt"; exit 75'
+	run -0 q release jobs "$id"
+	run -0 timeout 20 q work jobs sh -c 'echo "$Q_ATTEMPT" >"$BATS_TEST_TMPDIR/attempt"'
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/attempt")" 2
+	assert_equal "$(names jobs done)" "$id,a=4,b=2"
 }
 
 @test "retry by token, by name and by path" {
@@ -47,9 +53,9 @@ acked() {
 	q retry jobs "$a,a=1"
 	q retry jobs "$b,a=1"
 	q retry jobs "$(qpath jobs)/failed/$c,a=1"
-	assert_equal "$(names jobs new)" "$a
-$b
-$c"
+	assert_equal "$(names jobs new)" "$a,a=1,b=1
+$b,a=1,b=1
+$c,a=1,b=1"
 	assert_equal "$(count jobs failed)" 0
 }
 
@@ -58,8 +64,8 @@ $c"
 	b=$(failed -m b)
 	run --separate-stderr -66 q retry jobs "$a" 1764491333.123456.1_1.h "$b"
 	assert_equal "$stderr" "q retry: jobs: 1764491333.123456.1_1.h: no such message"
-	assert_equal "$(names jobs new)" "$a
-$b"
+	assert_equal "$(names jobs new)" "$a,a=1,b=1
+$b,a=1,b=1"
 }
 
 @test "retry -a moves every failed message and nothing else" {
@@ -76,8 +82,8 @@ $b"
 	run --separate-stderr -0 timeout 10 q retry jobs -a
 	assert_output ""
 	assert_equal "$stderr" ""
-	assert_equal "$(names jobs new)" "$a
-$b,p=3
+	assert_equal "$(names jobs new)" "$a,a=1,b=1
+$b,p=3,a=1,b=1
 $c"
 	assert_equal "$(names jobs failed)" "1764491333.123456.1_1.h,a=5
 README"
@@ -88,7 +94,7 @@ README"
 @test "retry -a may come before the queue, and --all is its long form" {
 	a=$(failed -m a)
 	q retry -a jobs
-	assert_equal "$(names jobs new)" "$a"
+	assert_equal "$(names jobs new)" "$a,a=1,b=1"
 	b=$(failed -m b)
 	q retry jobs --all
 	assert_equal "$(count jobs new)" 2

@@ -1,0 +1,156 @@
+#!/usr/bin/env bats
+# Answers that stay true while other commands run (SPEC section 2, "Claim
+# tokens" and "Answers stay true while other commands run"): tokens never
+# reused, lookups that never miss, pause and leases at the moment of the
+# claim, rm of a message claimed meanwhile.
+
+load helper
+load process
+
+# Fill cur/ of queue $1 with $2 claims of a far lease, in one process.
+manyclaims() {
+	local i
+	for ((i = 0; i < $2; i++)); do echo "filler $i"; done |
+		q put -l --no-sync "$1" >/dev/null
+	(cd "$QDIR/$1" && perl -e '
+		my $l = time + 3600;
+		for my $f (glob "new/*") {
+			(my $n = $f) =~ s{^new/}{};
+			rename $f, "cur/$n,a=1,l=$l" or die "$f: $!";
+		}')
+}
+
+# --- tokens -----------------------------------------------------------------
+
+@test "a stale token never acts on a later claim made after retry" {
+	id=$(q put -m x jobs)
+	t1=$(q take -l 1 jobs)
+	sleep 2.1
+	q sweep jobs >/dev/null
+	t2=$(q take jobs)
+	q fail jobs "$t2"
+	q retry jobs -a
+	t3=$(q take -l 1h jobs)
+	[ "$t3" != "$t1" ] || fail "token $t1 given twice"
+	[ "$t3" != "$t2" ] || fail "token $t2 given twice"
+	before=$(snapshot jobs)
+	run -66 q release jobs "$t1"
+	run -66 q ack jobs "$t1"
+	run -66 q fail jobs "$t2"
+	run -66 q touch jobs "$t1"
+	assert_equal "$(snapshot jobs)" "$before"
+	run -75 q take jobs
+	run -0 q ack jobs "$t3"
+}
+
+@test "a stale token never acts on a later claim made after replay" {
+	id=$(q put -m x jobs)
+	t1=$(q take jobs)
+	q ack jobs "$t1"
+	q replay jobs "$id"
+	t2=$(q take -l 1h jobs)
+	[ "$t2" != "$t1" ] || fail "token $t1 given twice"
+	run -66 q ack jobs "$t1"
+	assert_equal "$(count jobs cur)" 1
+	assert_equal "$(count jobs done)" 0
+	run -0 q ack jobs "$t2"
+	assert_equal "$(count jobs done)" 1
+}
+
+@test "a retried message starts its attempt budget again" {
+	id=$(q put -m x jobs)
+	q config jobs attempts 2 >/dev/null
+	q config jobs backoff 0 >/dev/null
+	run -0 timeout 20 q work jobs false
+	assert_equal "$(names jobs failed)" "$id,a=2"
+	q retry jobs "$id"
+	run -0 timeout 20 q work jobs sh -c \
+	    'echo "$Q_ATTEMPT" >>"$BATS_TEST_TMPDIR/a"; exit 1'
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/a")" "1
+2"
+	assert_equal "$(names jobs failed)" "$id,a=4,b=2"
+}
+
+# --- lookups ------------------------------------------------------------------
+
+@test "a lookup by token never misses a claim whose lease is renewed meanwhile" {
+	manyclaims jobs 4000
+	q put -m target jobs >/dev/null
+	t=$(q take -l 1h jobs)
+	# renewals every 2 ms: the claim renamed again and again
+	(cd "$QDIR/jobs/cur" && exec perl -e '
+		my ($t) = @ARGV;
+		my ($cur) = grep { index($_, "$t,") == 0 } glob "*";
+		my $l = time + 3600;
+		while (1) {
+			$l = $l == time + 3600 ? time + 3601 : time + 3600;
+			(my $n = $cur) =~ s/,l=\d+/,l=$l/;
+			next if $n eq $cur;
+			rename $cur, $n or exit 0;
+			$cur = $n;
+			select undef, undef, undef, 0.002;
+		}' "$t") &
+	hb=$!
+	track "$hb"
+	miss=0
+	for ((i = 0; i < 300; i++)); do
+		q cat jobs "$t" >/dev/null 2>>"$BATS_TEST_TMPDIR/err" ||
+			miss=$((miss + 1))
+	done
+	kill "$hb"
+	wait "$hb" || true
+	[ "$miss" -eq 0 ] || fail "$miss of 300 missed: $(sort -u "$BATS_TEST_TMPDIR/err")"
+	# and ack finds it, with a q touch heartbeat beside it
+	( while q touch -l 1h jobs "$t" >/dev/null 2>&1; do :; done ) &
+	hb=$!
+	track "$hb"
+	run -0 q ack jobs "$t"
+	assert_equal "$(count jobs done)" 1
+}
+
+@test "rm of a message claimed meanwhile says it is claimed" {
+	require_strace
+	id=$(q put -m x jobs)
+	# hold rm at its unlink; claim the message meanwhile
+	strace -qq -f -o /dev/null -e inject=unlinkat:delay_enter=1500000:when=1 \
+	    q rm jobs "$id" 2>"$BATS_TEST_TMPDIR/err" &
+	rm_pid=$!
+	sleep 0.5
+	t=$(q take jobs)
+	st=0
+	wait "$rm_pid" || st=$?
+	assert_equal "$st" 66
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" "q rm: jobs: $id: claimed; ack, release or fail it first"
+	assert_equal "$(names jobs cur | cut -d, -f1,2)" "$t"
+}
+
+# --- pause and leases at the moment of the claim ------------------------------
+
+@test "after q pause returns, no claim completes" {
+	require_strace
+	id=$(q put -m x jobs)
+	strace -qq -f -o /dev/null -e inject=renameat2:delay_enter=1500000:when=1 \
+	    q take jobs >"$BATS_TEST_TMPDIR/out" 2>&1 &
+	tpid=$!
+	sleep 0.5
+	q pause jobs
+	st=0
+	wait "$tpid" || st=$?
+	assert_equal "$st" 75
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" ""
+	assert_equal "$(names jobs new)" "$id"
+	assert_equal "$(count jobs cur)" 0
+}
+
+@test "a claim's lease counts from the moment it is made, however long the look took" {
+	require_strace
+	q put -m x jobs >/dev/null
+	# the scan of new/ held for 2.5 s, then a claim with a 1 s lease
+	strace -qq -f -o /dev/null -e inject=getdents64:delay_enter=2500000:when=1 \
+	    q take -l 1 jobs >"$BATS_TEST_TMPDIR/out"
+	now=$(date +%s)
+	l=$(names jobs cur | sed 's/.*,l=\([0-9]*\).*/\1/')
+	[ "$l" -ge "$now" ] || fail "born expired: l=$l at $now"
+	run -0 q sweep jobs
+	assert_output ""
+}
