@@ -68,6 +68,7 @@ struct worker {
 	char		*cmd;		/* resolved CMD */
 	char		**argv;
 	long long	 lease, timeout, attempts, max;
+	int		 lflag, aflag;	/* -l, -a given: config does not */
 	int		 njobs, running, follow, quiet;
 	long long	 started;
 	int		 stopping;	/* signals received */
@@ -552,6 +553,29 @@ sweep(struct worker *w, int full)
 		warn("%s: sweep", w->queue);
 }
 
+/*
+ * Follow `q config` while running: a stat of the file each time round the
+ * loop; lease and attempts follow unless given on the command line, and
+ * the library's own settings (retention, backoff, ...) follow anyway.
+ */
+static void
+reconfig(struct worker *w)
+{
+	const struct spool_config *c = spool_config(w->sp);
+
+	switch (spool_config_reload(w->sp)) {
+	case 1:
+		if (!w->lflag)
+			w->lease = c->lease;
+		if (!w->aflag)
+			w->attempts = c->attempts;
+		break;
+	case -1:
+		warn("%s: config, keeping the settings", w->queue);
+		break;
+	}
+}
+
 /* Housekeeping that is due now; returns ms until the next is. */
 static long long
 housekeeping(struct worker *w)
@@ -712,6 +736,7 @@ loop(struct worker *w)
 		(void)q_notify_open(&w->notify, w->sp);
 	sweep(w, 1);
 	for (;;) {
+		reconfig(w);
 		t = housekeeping(w);
 		(void)fill(w, &idle);
 		if (w->running == 0 && (w->stopping || w->status != Q_OK ||
@@ -790,6 +815,7 @@ cmd_work(int argc, char *argv[])
 		case 'l':
 			if ((status = q_lease(optarg, &w.lease)))
 				return status;
+			w.lflag = 1;
 			break;
 		case 't':
 			if ((status = q_duration("timeout", optarg,
@@ -809,6 +835,7 @@ cmd_work(int argc, char *argv[])
 				warnx("invalid attempts: %s", optarg);
 				return Q_DATAERR;
 			}
+			w.aflag = 1;
 			break;
 		case 'f':
 			w.follow = 1;

@@ -67,6 +67,8 @@ struct spool {
 	int		 lockrw;		/* open for heartbeats */
 	long long	 beatms;		/* last heartbeat, monotonic */
 	char		*path;			/* as opened: spool_check() */
+	ino_t		 cfgino;		/* the config file read, 0: none */
+	struct timespec	 cfgmtim;
 };
 
 /* A worker's last heartbeat, read from its lock file (live.c). */

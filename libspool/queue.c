@@ -14,6 +14,7 @@
  * The config file is replaced, never edited in place: the new text is
  * written durably into tmp/ and renamed over it.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
@@ -184,6 +185,7 @@ readconfig(struct spool *sp, char **text)
 	int fd, saved;
 
 	*text = NULL;
+	sp->cfgino = 0;
 	fd = openat(sp->qfd, "config", O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC);
 	if (fd == -1) {
@@ -193,6 +195,8 @@ readconfig(struct spool *sp, char **text)
 	}
 	if (fstat(fd, &st) == -1)
 		goto fail;
+	sp->cfgino = st.st_ino;		/* what spool_config_reload() sees */
+	sp->cfgmtim = st.st_mtim;
 	if (!S_ISREG(st.st_mode) || st.st_size >= CONFIG_MAX) {
 		errno = EINVAL;
 		goto fail;
@@ -259,18 +263,54 @@ spool__config_read(struct spool *sp)
 }
 
 int
+spool_config_reload(struct spool *sp)
+{
+	struct spool_config old = sp->cfg;
+	struct stat st;
+	int saved;
+
+	if (fstatat(sp->qfd, "config", &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno != ENOENT)
+			return -1;
+		st.st_ino = 0;
+	}
+	if (st.st_ino == sp->cfgino && (st.st_ino == 0 ||
+	    (st.st_mtim.tv_sec == sp->cfgmtim.tv_sec &&
+	    st.st_mtim.tv_nsec == sp->cfgmtim.tv_nsec)))
+		return 0;
+	if (spool__config_read(sp) == -1) {
+		saved = errno;
+		sp->cfg = old;		/* a broken file changes nothing */
+		errno = saved;
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * Writers of the config file are serialised by flock(2) on the queue
+ * directory, each reading the file afresh under the lock, so that two
+ * of them both keep their change; readers need no lock, as the file is
+ * replaced by one rename.
+ */
+int
 spool_config_set(struct spool *sp, const char *key, const char *value)
 {
-	struct spool_config cfg = sp->cfg;
+	struct spool_config cfg;
 	struct spool_name tmp;
-	char *text, *out = NULL, *line, *next, *k, *v, *copy = NULL;
+	char *text = NULL, *out = NULL, *line, *next, *k, *v, *copy = NULL;
 	size_t cap, len = 0;
 	int done = 0, r = -1, saved, n;
 
-	if (spool_config_parse(&cfg, key, value) == -1)
+	if (spool_config_parse(NULL, key, value) == -1)
 		return -1;
+	if (flock(sp->qfd, LOCK_EX) == -1)
+		return -1;
+	(void)spool__config_read(sp);	/* the latest, as the base */
+	cfg = sp->cfg;
+	(void)spool_config_parse(&cfg, key, value);
 	if (readconfig(sp, &text) == -1)
-		return -1;
+		goto end;
 	cap = (text != NULL ? strlen(text) : 0) + strlen(key) +
 	    strlen(value) + 8;
 	if ((out = malloc(cap)) == NULL)
@@ -311,6 +351,7 @@ spool_config_set(struct spool *sp, const char *key, const char *value)
 	r = 0;
 end:
 	saved = errno;
+	(void)flock(sp->qfd, LOCK_UN);
 	free(copy);
 	free(out);
 	free(text);

@@ -158,13 +158,23 @@ const struct spool_config *spool_config(const struct spool *sp);
 
 /*
  * Set key to value in the queue's config file, keeping its other lines and
- * comments; the file is replaced atomically and durably.  Returns 0, or -1
+ * comments; the file is replaced atomically and durably.  Writers are
+ * serialised (flock(2) of the queue directory), so concurrent ones all
+ * keep their change.  Returns 0, or -1
  * with ENOENT (unknown key), EINVAL/ERANGE (bad value) or an I/O error;
  * on error the file is unchanged, except when the final fsync of the queue
  * directory fails: then the new file is in place but may not survive a
  * crash.
  */
 int	 spool_config_set(struct spool *sp, const char *key, const char *value);
+
+/*
+ * Read the queue's config again if the file changed since it was last read
+ * (a stat of it otherwise): the handle then follows `q config` while it
+ * runs.  Returns 1 (read again), 0 (unchanged), or -1 with errno (EINVAL:
+ * the new file is malformed, and the settings stay as they were).
+ */
+int	 spool_config_reload(struct spool *sp);
 
 /* The directory descriptor of a state directory of the queue. */
 int	 spool_dirfd(const struct spool *sp, enum spool_state st);

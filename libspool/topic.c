@@ -74,7 +74,11 @@ give(struct spool_batch *b, struct spool *sub, size_t i,
 	return r;
 }
 
-/* Deliver the whole batch to the subscriber at subs/name. */
+/*
+ * Deliver the whole batch to the subscriber at subs/name.  Returns 0, 1 if
+ * the subscription is gone (unsubscribed since subs/ was read: no error),
+ * or -1 with errno.
+ */
 static int
 subscriber(struct spool_batch *b, int subsfd, const char *name)
 {
@@ -85,7 +89,7 @@ subscriber(struct spool_batch *b, int subsfd, const char *name)
 	int saved;
 
 	if (fstatat(subsfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-		return -1;
+		return errno == ENOENT ? 1 : -1;
 	if (!S_ISLNK(st.st_mode)) {
 		errno = ENOTDIR;
 		return -1;
@@ -123,7 +127,7 @@ spool__fanout(struct spool_batch *b)
 	struct dirent *de;
 	DIR *d;
 	size_t i;
-	int fd, nsubs = 0, got = 0;
+	int fd, got = 0;
 
 	fd = openat(sp->qfd, "subs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
@@ -136,11 +140,14 @@ spool__fanout(struct spool_batch *b)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		nsubs++;
-		if (subscriber(b, fd, de->d_name) == 0)
+		switch (subscriber(b, fd, de->d_name)) {
+		case 0:
 			got++;
-		else
+			break;
+		case -1:
 			suberr(b, de->d_name, errno);
+			break;
+		}
 	}
 	(void)closedir(d);
 	if (got == 0)

@@ -154,3 +154,87 @@ manyclaims() {
 	run -0 q sweep jobs
 	assert_output ""
 }
+
+# --- config -------------------------------------------------------------------
+
+@test "two q config writers at once both keep their change" {
+	q put -m x jobs >/dev/null
+	lost=0
+	for round in $(seq 60); do
+		q config jobs lease 5m >/dev/null
+		q config jobs attempts 5 >/dev/null
+		q config jobs lease 7m >/dev/null &
+		a=$!
+		q config jobs attempts 9 >/dev/null &
+		b=$!
+		wait "$a"
+		wait "$b"
+		[ "$(q config jobs lease)" = 7m ] || lost=$((lost + 1))
+		[ "$(q config jobs attempts)" = 9 ] || lost=$((lost + 1))
+	done
+	[ "$lost" -eq 0 ] || fail "$lost changes of 120 lost in $round rounds"
+}
+
+@test "a running worker follows q config: keep-done, lease and attempts" {
+	q put -m first jobs >/dev/null
+	export D=$BATS_TEST_TMPDIR
+	q work -f jobs sh -c 'b=$(cat); echo "$b" >>"$D/out"; [ "$b" != slow ] || exec sleep 60' \
+	    </dev/null >/dev/null 2>"$BATS_TEST_TMPDIR/log" 3>&- &
+	wpid=$!
+	track "$wpid"
+	waitfor eval '[ "$(count jobs done)" -eq 1 ]'
+	q config jobs keep-done 0 >/dev/null
+	q config jobs lease 7m >/dev/null
+	q put -m second jobs >/dev/null
+	waitfor grep -q second "$D/out"
+	waitfor eval '[ "$(count jobs cur)" -eq 0 ]'
+	# acknowledged, and deleted on ack as keep-done 0 says
+	assert_equal "$(count jobs done)" 1
+	assert_equal "$(count jobs new)" 0
+	# its claims take the new lease
+	q put -m slow jobs >/dev/null
+	waitfor eval '[ "$(count jobs cur)" -eq 1 ]'
+	l=$(names jobs cur | sed 's/.*,l=\([0-9]*\).*/\1/')
+	now=$(date +%s)
+	[ $((l - now)) -gt 400 ] || fail "lease $((l - now)) s, not 7m"
+}
+
+# --- topics -------------------------------------------------------------------
+
+@test "a put to a topic succeeds while another subscriber is unsubscribed and subscribed again" {
+	q sub ev s1 >/dev/null
+	q sub ev s2 >/dev/null
+	( while :; do q unsub ev s1 2>/dev/null; q sub ev s1 >/dev/null 2>&1; done ) &
+	flip=$!
+	track "$flip"
+	bad=0
+	for ((i = 0; i < 300; i++)); do
+		q put -m "m$i" ev >/dev/null 2>>"$BATS_TEST_TMPDIR/err" ||
+			bad=$((bad + 1))
+	done
+	kill "$flip"
+	wait "$flip" || true
+	[ "$bad" -eq 0 ] || fail "$bad of 300 puts failed: $(sort -u "$BATS_TEST_TMPDIR/err" | head -3)"
+	assert_equal "$(count s2 new)" 300
+}
+
+# --- lost leases ----------------------------------------------------------------
+
+@test "a worker that loses its lease stops the job: SIGTERM to its group" {
+	id=$(q put -m x jobs)
+	export D=$BATS_TEST_TMPDIR
+	q work -n 1 -l 3 jobs sh -c 'echo $$ >"$D/child"; sleep 60 & wait' \
+	    </dev/null >/dev/null 2>"$D/log" 3>&- &
+	wpid=$!
+	track "$wpid"
+	waitfor [ -s "$D/child" ]
+	child=$(cat "$D/child")
+	track "$child"
+	# an operator takes the message back meanwhile
+	q release jobs "$id"
+	waitfor gone "$child"
+	waitfor gone "$wpid"
+	grep -Eq "jobs: $id,a=1: lease lost while running: claimed elsewhere; stopping it" "$D/log" ||
+		fail "$(cat "$D/log")"
+	assert_equal "$(names jobs new)" "$id,a=1"
+}
