@@ -238,3 +238,100 @@ manyclaims() {
 		fail "$(cat "$D/log")"
 	assert_equal "$(names jobs new)" "$id,a=1"
 }
+
+# --- all of it at once ----------------------------------------------------------
+
+# A taker: claims with a 2 s lease and acts on its token at once (prompt:
+# must be accepted) or after 2.5 s (late: the lease may be gone), logging
+# TAKE TIME TOKEN after each claim and OP TIME OP TOKEN STATUS KIND, the
+# time taken before the command started.
+taker() {
+	local t op kind st
+	while [ ! -e "$R/stop" ]; do
+		t=$(q take -l 2 jobs 2>/dev/null) || { sleep 0.05; continue; }
+		echo "TAKE $EPOCHREALTIME $t"
+		kind=prompt
+		if ((RANDOM % 3 == 0)); then
+			kind=late
+			sleep 2.5
+		fi
+		# a heartbeat first, sometimes
+		if ((RANDOM % 2)); then
+			st=0
+			now=$EPOCHREALTIME
+			q touch -l 2 jobs "$t" 2>/dev/null || st=$?
+			echo "OP $now touch $t $st $kind"
+		fi
+		case $((RANDOM % 4)) in
+		0 | 1) op=ack ;;
+		2) op=release ;;
+		3) op=fail ;;
+		esac
+		st=0
+		now=$EPOCHREALTIME
+		q "$op" jobs "$t" 2>/dev/null || st=$?
+		echo "OP $now $op $t $st $kind"
+	done
+}
+
+@test "stress: takers with late tokens, heartbeats, a sweeper, retry, replay and config writers at once" {
+	export R="$BATS_TEST_TMPDIR/s"
+	mkdir -p "$R"
+	seq 300 | q put -l jobs >/dev/null
+	q config jobs backoff 0 >/dev/null
+	q config jobs attempts 1000 >/dev/null
+	for k in 1 2 3 4 5 6; do
+		taker >"$R/taker.$k" &
+		track $!
+	done
+	( while [ ! -e "$R/stop" ]; do q sweep jobs >/dev/null; sleep 0.2; done ) &
+	track $!
+	( while [ ! -e "$R/stop" ]; do
+		q retry jobs -a
+		q replay -s 2s jobs
+		q config jobs lease "$((RANDOM % 9 + 1))m" >/dev/null
+		q config jobs keep-failed 1d >/dev/null
+		sleep 0.3
+	done ) 2>"$R/operator.err" &
+	track $!
+	sleep 20
+	touch "$R/stop"
+	wait
+	# the rest: leases run out, a sweep, then a worker drains it all
+	sleep 2.2
+	q sweep jobs >/dev/null
+	q retry jobs -a
+	run -0 timeout 60 q work -q jobs true
+	# nothing lost: each of the 300 is in done/, once
+	assert_equal "$(count jobs done)" 300
+	assert_equal "$(count jobs new)" 0
+	assert_equal "$(count jobs cur)" 0
+	assert_equal "$(count jobs failed)" 0
+	assert_equal "$(names jobs done | cut -d, -f1 | sort -u | wc -l)" 300
+	cat "$R"/taker.* >"$R/all"
+	takes=$(grep -c '^TAKE ' "$R/all")
+	accepted=$(awk '$1 == "OP" && $5 == 0' "$R/all" | wc -l)
+	rejected=$(awk '$1 == "OP" && $5 != 0' "$R/all" | wc -l)
+	echo "# $takes claims, $accepted transitions accepted, $rejected refused" >&3
+	[ "$takes" -gt 80 ] || fail "only $takes claims"
+	[ "$rejected" -gt 0 ] || fail "no late token was ever refused"
+	# every token was handed out once
+	run awk '$1 == "TAKE" { if (seen[$3]++) print "twice: " $3 }' "$R/all"
+	assert_output ""
+	# no token accepted once a later claim of its message existed
+	run awk '
+		$1 == "TAKE" { split($3, p, ",a="); take[p[1], p[2]] = $2; next }
+		$1 == "OP" && $5 == 0 {
+			split($4, p, ",a=")
+			for (k in take) {
+				split(k, q, SUBSEP)
+				if (q[1] == p[1] && q[2] + 0 > p[2] + 0 && take[k] < $2)
+					print "accepted after a later claim: " $0
+			}
+		}' "$R/all"
+	assert_output ""
+	# a prompt transition on a live claim is never refused
+	run awk '$1 == "OP" && $6 == "prompt" && $5 != 0' "$R/all"
+	assert_output ""
+	[ ! -s "$R/operator.err" ] || fail "$(head -3 "$R/operator.err")"
+}
