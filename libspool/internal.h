@@ -169,6 +169,7 @@ int	 spool__sweep_keys(struct spool *sp, int dryrun, time_t now,
 struct spool *spool__openat(int dfd, const char *path, int flags);
 int	 spool__subdir(struct spool *sp, const char *name, int create,
 	    int *made);
+DIR	*spool__fdopendir(int dfd);
 DIR	*spool__opendir(struct spool *sp, enum spool_state st);
 int	 spool__is_regular(int dfd, const struct dirent *de);
 int	 spool__valid_in(enum spool_state st, const struct spool_name *n);

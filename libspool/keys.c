@@ -157,13 +157,8 @@ spool__sweep_keys(struct spool *sp, int dryrun, time_t now,
 
 	if (keysdir(sp, 0) == -1)
 		return errno == ENOENT ? 0 : -1;
-	if ((fd = fcntl(sp->kfd, F_DUPFD_CLOEXEC, 0)) == -1)
+	if ((d = spool__fdopendir(sp->kfd)) == NULL)
 		return -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		(void)close(fd);
-		return -1;
-	}
-	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		len = strspn(de->d_name, "0123456789abcdef");
 		if (len != SPOOL_KEY_HASHLEN || (de->d_name[len] != '\0' &&

@@ -468,17 +468,11 @@ spool__sweep_live(struct livecheck *lc)
 	char num[16];
 	long long pid;
 	DIR *d;
-	int fd;
 
 	if (lc->remote || lc->dryrun || livedir(sp, 0) == -1)
 		return 0;
-	if ((fd = fcntl(sp->livefd, F_DUPFD_CLOEXEC, 0)) == -1)
+	if ((d = spool__fdopendir(sp->livefd)) == NULL)
 		return -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		(void)close(fd);
-		return -1;
-	}
-	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		if ((at = strchr(de->d_name, '@')) == NULL ||
 		    strcmp(at + 1, sp->host) != 0 ||

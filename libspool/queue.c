@@ -594,13 +594,14 @@ spool_close(struct spool *sp)
 	free(sp);
 }
 
+/* A directory stream of its own over the directory dfd, from its start. */
 DIR *
-spool__opendir(struct spool *sp, enum spool_state st)
+spool__fdopendir(int dfd)
 {
 	DIR *d;
 	int fd, saved;
 
-	if ((fd = fcntl(sp->dfd[st], F_DUPFD_CLOEXEC, 0)) == -1)
+	if ((fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0)) == -1)
 		return NULL;
 	if ((d = fdopendir(fd)) == NULL) {
 		saved = errno;
@@ -610,6 +611,12 @@ spool__opendir(struct spool *sp, enum spool_state st)
 	}
 	rewinddir(d);
 	return d;
+}
+
+DIR *
+spool__opendir(struct spool *sp, enum spool_state st)
+{
+	return spool__fdopendir(sp->dfd[st]);
 }
 
 int

@@ -39,6 +39,16 @@ no_claims_of() {
 	[ -z "$(claims_of "$1" "$2")" ]
 }
 
+# A worker that claims the one message there, $victim, with a long lease
+# and a job that runs on; its pid in $dead.
+victim_worker() {
+	victim=$(q put -m victim jobs)
+	bgwork -l 1h jobs sh -c 'echo $$ >"$D/child"; exec sleep 60'
+	dead=$wpid
+	waitfor [ -s "$D/child" ]
+	track "$(cat "$D/child")"
+}
+
 # Milliseconds since the epoch.
 ms() {
 	local t=${EPOCHREALTIME/./}
@@ -48,11 +58,7 @@ ms() {
 # --- 1. a busy worker sweeps ---------------------------------------------
 
 @test "a busy q work -f returns a killed worker's claim within seconds, while new/ is still full" {
-	victim=$(q put -m victim jobs)
-	bgwork -l 1h jobs sh -c 'echo $$ >"$D/child"; exec sleep 60'
-	dead=$wpid
-	waitfor [ -s "$D/child" ]
-	track "$(cat "$D/child")"
+	victim_worker
 	# 200 jobs of 0.1 s: 20 s of work for one busy worker
 	for i in $(seq 200); do echo "m$i"; done | q put -l jobs >/dev/null
 	q work -f -q -l 1h jobs sh -c 'sleep 0.1' </dev/null >/dev/null \
@@ -73,11 +79,7 @@ ms() {
 }
 
 @test "an idle q work -f returns a killed worker's claim and works it" {
-	victim=$(q put -m victim jobs)
-	bgwork -l 1h jobs sh -c 'echo $$ >"$D/child"; exec sleep 60'
-	dead=$wpid
-	waitfor [ -s "$D/child" ]
-	track "$(cat "$D/child")"
+	victim_worker
 	q work -f -l 1h jobs sh -c 'cat >"$D/again"' </dev/null >/dev/null \
 	    2>"$BATS_TEST_TMPDIR/idle.log" 3>&- &
 	track $!
