@@ -112,7 +112,7 @@ manyclaims() {
 	require_strace
 	id=$(q put -m x jobs)
 	# hold rm at its unlink; claim the message meanwhile
-	strace -qq -f -o /dev/null -e inject=unlinkat:delay_enter=1500000:when=1 \
+	strace -qq -f -o /dev/null -E ASAN_OPTIONS=detect_leaks=0 -e inject=unlinkat:delay_enter=1500000:when=1 \
 	    q rm jobs "$id" 2>"$BATS_TEST_TMPDIR/err" &
 	rm_pid=$!
 	sleep 0.5
@@ -129,7 +129,7 @@ manyclaims() {
 @test "after q pause returns, no claim completes" {
 	require_strace
 	id=$(q put -m x jobs)
-	strace -qq -f -o /dev/null -e inject=renameat2:delay_enter=1500000:when=1 \
+	strace -qq -f -o /dev/null -E ASAN_OPTIONS=detect_leaks=0 -e inject=renameat2:delay_enter=1500000:when=1 \
 	    q take jobs >"$BATS_TEST_TMPDIR/out" 2>&1 &
 	tpid=$!
 	sleep 0.5
@@ -146,7 +146,7 @@ manyclaims() {
 	require_strace
 	q put -m x jobs >/dev/null
 	# the scan of new/ held for 2.5 s, then a claim with a 1 s lease
-	strace -qq -f -o /dev/null -e inject=getdents64:delay_enter=2500000:when=1 \
+	strace -qq -f -o /dev/null -E ASAN_OPTIONS=detect_leaks=0 -e inject=getdents64:delay_enter=2500000:when=1 \
 	    q take -l 1 jobs >"$BATS_TEST_TMPDIR/out"
 	now=$(date +%s)
 	l=$(names jobs cur | sed 's/.*,l=\([0-9]*\).*/\1/')
