@@ -1,0 +1,209 @@
+/*
+ * find.c - finding a message again from a reference: an ID, a claim
+ * token, a name or a path, as given on a command line.
+ *
+ * A reference is parsed by the one strict parser before any system call;
+ * a path must lead into a state directory of this queue.  The exact name
+ * is tried first (one fstatat); otherwise the state directories are read.
+ * readdir(3) may skip an entry renamed while it reads, so a look that
+ * found nothing is repeated while the directories were changing.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "banned.h"
+
+/*
+ * Parse a reference from a command line.  A path must name a file in a
+ * state directory of this queue (compared by device and inode, so any
+ * spelling of the path works and nothing outside the queue does).
+ */
+int
+spool__parse_ref(struct spool *sp, const char *ref, struct spool_name *r)
+{
+	char dir[PATH_MAX];
+	const char *base;
+	struct stat ds, st;
+	int i;
+
+	if ((base = strrchr(ref, '/')) == NULL)
+		return spool_name_parse(ref, r);
+	if (spool_name_parse(base + 1, r) == -1)
+		return -1;
+	if ((size_t)(base - ref) >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, ref, (size_t)(base - ref));
+	dir[base - ref] = '\0';
+	if (stat(base == ref ? "/" : dir, &ds) == -1)
+		goto outside;
+	for (i = SPOOL_NEW; i < SPOOL_NSTATES; i++)
+		if (fstat(sp->dfd[i], &st) == 0 && st.st_dev == ds.st_dev &&
+		    st.st_ino == ds.st_ino)
+			return 0;
+outside:
+	errno = EXDEV;
+	return -1;
+}
+
+static int
+matches(const struct spool_name *r, const struct spool_name *n)
+{
+	return n->idlen == r->idlen && memcmp(n->name, r->name, r->idlen) == 0
+	    && (!(r->attrs & SPOOL_ATTR_ATTEMPTS) ||
+	    n->attempts == r->attempts);
+}
+
+/* Is dfd/name a regular file with a name valid in st? */
+static int
+exact(struct spool *sp, enum spool_state st, const struct spool_name *n)
+{
+	struct stat sb;
+
+	return spool__valid_in(st, n) && fstatat(sp->dfd[st], n->name, &sb,
+	    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* One look in each state of mask. */
+static int
+findonce(struct spool *sp, const struct spool_name *r, unsigned mask,
+    struct spool_name *out, enum spool_state *stp)
+{
+	struct spool_name n;
+	struct dirent *de;
+	DIR *d;
+	int st, saved;
+
+	for (st = SPOOL_NEW; st < SPOOL_NSTATES; st++) {
+		if (!(mask & (1U << st)))
+			continue;
+		if (exact(sp, (enum spool_state)st, r)) {
+			/* all of the name's attributes, whatever r asked */
+			if (spool_name_parse(r->name, out) == -1)
+				*out = *r;
+			*stp = (enum spool_state)st;
+			return 1;
+		}
+		if ((d = spool__opendir(sp, (enum spool_state)st)) == NULL)
+			return -1;
+		errno = 0;
+		while ((de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, r->name, r->idlen) != 0 ||
+			    spool_name_parse(de->d_name, &n) == -1 ||
+			    !matches(r, &n) ||
+			    !spool__valid_in((enum spool_state)st, &n) ||
+			    !spool__is_regular(sp->dfd[st], de)) {
+				errno = 0;
+				continue;
+			}
+			(void)closedir(d);
+			*out = n;
+			*stp = (enum spool_state)st;
+			return 1;
+		}
+		saved = errno;
+		(void)closedir(d);
+		if (saved != 0) {
+			errno = saved;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * When did the directories of mask last change?  Their mtimes, summed to
+ * one number of nanoseconds; with the age in ms of the most recent.
+ */
+static long long
+stamp(struct spool *sp, unsigned mask, long long *age)
+{
+	struct timespec now;
+	struct stat sb;
+	long long sum = 0, t, last = 0;
+	int st;
+
+	for (st = SPOOL_NEW; st < SPOOL_NSTATES; st++)
+		if ((mask & (1U << st)) && fstat(sp->dfd[st], &sb) == 0) {
+			t = (long long)sb.st_mtim.tv_sec * 1000000000 +
+			    sb.st_mtim.tv_nsec;
+			sum += t;
+			if (t > last)
+				last = t;
+		}
+	(void)clock_gettime(CLOCK_REALTIME, &now);
+	*age = ((long long)now.tv_sec * 1000000000 + now.tv_nsec - last) /
+	    1000000;
+	return sum;
+}
+
+/*
+ * readdir(3) may skip an entry renamed while it reads (a claim whose lease
+ * is being renewed, a message being claimed): so "not there" is believed
+ * only from a look during which no directory of mask changed.  A change
+ * in the same tick of the file system's clock as an earlier one leaves
+ * the mtime as it was, so a directory changed in the last FIND_QUIET ms is
+ * looked at again too.  At most FIND_TRIES looks.
+ */
+#define FIND_TRIES	8
+#define FIND_QUIET	50
+
+int
+spool__find(struct spool *sp, const struct spool_name *r, unsigned mask,
+    struct spool_name *out, enum spool_state *stp)
+{
+	long long before, after, age;
+	int tries, res;
+
+	for (tries = 0; tries < FIND_TRIES; tries++) {
+		before = stamp(sp, mask, &age);
+		if ((res = findonce(sp, r, mask, out, stp)) != 0)
+			return res;
+		after = stamp(sp, mask, &age);
+		if (after == before && age >= FIND_QUIET)
+			break;
+	}
+	return 0;
+}
+
+int
+spool_find(struct spool *sp, const char *ref, unsigned mask,
+    struct spool_name *out, enum spool_state *st)
+{
+	struct spool_name r;
+
+	if (spool__parse_ref(sp, ref, &r) == -1)
+		return -1;
+	return spool__find(sp, &r, mask, out, st);
+}
+
+int
+spool_open_msg(struct spool *sp, enum spool_state st,
+    const struct spool_name *n)
+{
+	struct stat sb;
+	int fd;
+
+	fd = openat(sp->dfd[st], n->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ELOOP)
+			errno = EINVAL;
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		(void)close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
