@@ -95,6 +95,10 @@ subscriber(struct spool_batch *b, int subsfd, const char *name)
 		return -1;
 	}
 	if ((sub = spool__openat(subsfd, name, 0)) == NULL) {
+		/* unsubscribed between the look and the open: no error */
+		if (errno == ENOENT && fstatat(subsfd, name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 && errno == ENOENT)
+			return 1;
 		if (errno == ENOENT || errno == ELOOP)
 			errno = ENOTDIR;
 		return -1;
