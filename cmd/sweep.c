@@ -58,8 +58,14 @@ report(void *arg, enum spool_event ev, enum spool_state st, const char *name,
 		printf("%s: %s: past the dedup window, %s\n", c->queue, name,
 		    c->dryrun ? "would forget" : "forgotten");
 		return;
+	case SPOOL_EV_FANOUT:
+		printf("%s: %s: writer gone, %s\n", c->queue, vname,
+		    c->dryrun ? "would complete the delivery" :
+		    "delivery completed");
+		return;
 	case SPOOL_EV_ERROR:
-		if (strncmp(name, "keys/", 5) == 0)
+		if (strncmp(name, "keys/", 5) == 0 ||
+		    strncmp(name, "fan/", 4) == 0)
 			warnc(errnum, "%s: %s", c->queue, name);
 		else
 			warnc(errnum, "%s: %s/%s", c->queue,

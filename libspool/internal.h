@@ -154,6 +154,8 @@ int	 spool__newname(const struct spool_batch *b, const struct spool_name *n,
 
 /* topic.c */
 int	 spool__fanout(struct spool_batch *b);
+int	 spool__sweep_fan(struct livecheck *lc, time_t now,
+	    spool_report_fn *report, void *arg);
 
 /* keys.c */
 #define SPOOL_KEY_HASHLEN	64	/* SHA-256 in hex */

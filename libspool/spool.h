@@ -440,7 +440,8 @@ enum spool_event {
 	SPOOL_EV_PURGED,	/* done/ or failed/ message past retention */
 	SPOOL_EV_FOREIGN,	/* foreign file, left alone */
 	SPOOL_EV_KEY,		/* dedup key past the window, forgotten */
-	SPOOL_EV_ERROR		/* could not act on a file; errno says why */
+	SPOOL_EV_ERROR,		/* could not act on a file; errno says why */
+	SPOOL_EV_FANOUT		/* fan-out cut short by a crash, completed */
 };
 
 typedef void spool_report_fn(void *arg, enum spool_event ev,
@@ -448,7 +449,7 @@ typedef void spool_report_fn(void *arg, enum spool_event ev,
 
 enum spool_sweep_flags {
 	SPOOL_SWEEP_DRYRUN = 1 << 0,	/* report, change nothing */
-	SPOOL_SWEEP_CLAIMS = 1 << 1	/* only cur/ and tmp/: recovery */
+	SPOOL_SWEEP_CLAIMS = 1 << 1	/* only cur/, tmp/, fan/: recovery */
 };
 
 /*
@@ -456,19 +457,20 @@ enum spool_sweep_flags {
  * claims of dead workers of this host at once (their liveness lock is
  * free; see spool_live()); remove the tmp/ files of dead writers of this
  * host at once and other tmp/ files older than 36 hours (never those of a
- * live writer of this host); remove done/ and failed/ messages past
- * keep-done and keep-failed; forget dedup keys past the dedup window (the
- * report names keys/HASH with state SPOOL_TMP); report foreign files.  A
- * lease further than SPOOL_LEASE_MAX in the future counts as expired; the
- * leases of a live worker of this host that is still renewing are judged
- * by its own clock (q(5)).  On file systems where locks do not cross hosts
- * (spool_remote()) only leases and ages count.  With SPOOL_SWEEP_CLAIMS
- * only cur/ and tmp/ are looked at: what recovery needs, cheap enough to
- * do every few seconds.  Each action and each foreign file is passed to
- * report (may be NULL).  Returns the number of actions taken (or that
- * would be taken), or -1 with errno when a state directory cannot be read;
- * a failure on one file is reported as SPOOL_EV_ERROR and the sweep goes
- * on.
+ * live writer of this host); complete the fan-outs of a topic that a
+ * crash cut short (SPOOL_EV_FANOUT, naming fan/NAME with state SPOOL_TMP);
+ * remove done/ and failed/ messages past keep-done and keep-failed; forget
+ * dedup keys past the dedup window (the report names keys/HASH with state
+ * SPOOL_TMP); report foreign files.  A lease further than SPOOL_LEASE_MAX
+ * in the future counts as expired; the leases of a live worker of this
+ * host that is still renewing are judged by its own clock (q(5)).  On file
+ * systems where locks do not cross hosts (spool_remote()) only leases and
+ * ages count.  With SPOOL_SWEEP_CLAIMS only cur/, tmp/ and fan/ are looked
+ * at: what recovery needs, cheap enough to do every few seconds.  Each
+ * action and each foreign file is passed to report (may be NULL).  Returns
+ * the number of actions taken (or that would be taken), or -1 with errno
+ * when a state directory cannot be read; a failure on one file is
+ * reported as SPOOL_EV_ERROR and the sweep goes on.
  */
 int	 spool_sweep(struct spool *sp, unsigned flags, spool_report_fn *report,
 	    void *arg);

@@ -15,6 +15,9 @@
  * returns nothing of it.  Process IDs alone are never trusted: they are
  * reused, and a worker in a container has its own.
  *
+ * fan/ holds a topic's messages between their commit and their delivery
+ * to the subscribers (topic.c): a dead writer's are delivered.
+ *
  * tmp/ files are the work of writers: one of this host that is dead has
  * its files removed at once, one that is alive never, however old; files
  * of other hosts (or on a file system where locks prove nothing) are
@@ -179,7 +182,7 @@ int
 spool_sweep(struct spool *sp, unsigned flags, spool_report_fn *fn, void *arg)
 {
 	struct sweep w;
-	int st, r, saved;
+	int st, r, n = 0, saved;
 
 	memset(&w, 0, sizeof(w));
 	w.sp = sp;
@@ -194,6 +197,10 @@ spool_sweep(struct spool *sp, unsigned flags, spool_report_fn *fn, void *arg)
 	 * not a moment longer (a new process with such a PID waits for them).
 	 */
 	r = sweepdir(&w, SPOOL_TMP);
+	if (r == 0 && (n = spool__sweep_fan(&w.lc, w.now, fn, arg)) == -1)
+		r = -1;
+	if (n > 0)
+		w.actions += n;
 	if (r == 0)
 		r = sweepdir(&w, SPOOL_CUR);
 	spool__check_done(&w.lc);

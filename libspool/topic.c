@@ -9,25 +9,33 @@
  * subscription that does not lead to a queue: it is listed as failed and
  * the others still get the message.
  *
- * The message is written once, durably, in the topic's tmp/.  Each
- * subscriber gets it by one linkat into its new/ (the same inode: one copy
- * on disk) when it is on the same file system, else by a durable copy
- * into its tmp/ and a rename into its new/; then its new/ is fsynced.
- * Either way the message appears in new/ whole, in one step.  A
- * subscriber whose delivery fails has what it got removed again, so it
- * gets all the batch or none of it.  If no subscriber got the batch, the
- * messages stay in the topic's own new/: nothing is dropped.
+ * The message is written once, durably, in the topic's tmp/, then renamed
+ * into the topic's fan/ under the name it will have in new/, and fan/ is
+ * fsynced: that is the commit.  Before it, a crash leaves a dead writer's
+ * tmp/ file, which the next sweep removes; after it, the delivery will be
+ * completed.  Each subscriber gets the message by one linkat from fan/
+ * into its new/ (the same inode: one copy on disk) when it is on the same
+ * file system, else by a durable copy into its tmp/ and a rename into its
+ * new/; then its new/ is fsynced.  Either way the message appears in new/
+ * whole, in one step.  A subscriber whose delivery fails has what it got
+ * removed again, so it gets all the batch or none of it.  Then fan/ is
+ * emptied (and fsynced: an entry back after a power cut would be
+ * delivered again).  If no subscriber got the batch, the messages go to
+ * the topic's own new/: nothing is dropped.
  *
- * Sharing the inode shares its flock too: while one subscriber's worker
- * holds a message, another subscriber's worker claiming the same message
- * skips it until the first is done, and a sweeper checking the second's
- * claim for a dead worker sees the lock taken and waits for the lease.
+ * An entry of fan/ whose writer is gone (dead on this host, or 36 hours
+ * old from another) is a fan-out cut short by a crash: a sweep of the
+ * topic completes it.  Each subscriber that
+ * holds no message of that ID in any state gets it; one that has it is
+ * left alone.  (One that already worked it and kept nothing of it, with
+ * keep-done 0, gets it again: at least once.)
  */
 #include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -46,120 +54,298 @@ suberr(struct spool_batch *b, const char *name, int errnum)
 	e->errnum = errnum;
 }
 
-/* Put message i of the batch into sub's new/. */
-static int
-give(struct spool_batch *b, struct spool *sub, size_t i,
-    const struct spool_name *nn)
+/* The states a subscriber can hold a message in. */
+#define HELD	(1U << SPOOL_NEW | 1U << SPOOL_CUR | 1U << SPOOL_DONE | \
+	1U << SPOOL_FAILED)
+
+/*
+ * Open the subscriber at subs/name.  NULL with ENOENT if it was
+ * unsubscribed (no error), ENOTDIR if it is not a subscription leading to
+ * a queue, or another errno.
+ */
+static struct spool *
+opensub(int subsfd, const char *name)
 {
-	struct spool *sp = b->sp;
+	struct spool *sub;
+	struct stat st;
+
+	if (fstatat(subsfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return NULL;
+	if (!S_ISLNK(st.st_mode)) {
+		errno = ENOTDIR;
+		return NULL;
+	}
+	if ((sub = spool__openat(subsfd, name, 0)) != NULL)
+		return sub;
+	/* unsubscribed between the look and the open */
+	if (errno == ENOENT && fstatat(subsfd, name, &st,
+	    AT_SYMLINK_NOFOLLOW) == -1 && errno == ENOENT)
+		return NULL;
+	if (errno == ENOENT || errno == ELOOP)
+		errno = ENOTDIR;
+	return NULL;
+}
+
+/* Give sub the message fan/name, under the same name in its new/. */
+static int
+give(struct spool *sp, int fanfd, const char *name, struct spool *sub,
+    int nosync)
+{
+	struct spool_name tn;
 	int src, r, saved;
 
 	if (sub->dev == sp->dev)
-		return linkat(sp->dfd[SPOOL_TMP], b->msgs[i].name,
-		    sub->dfd[SPOOL_NEW], nn->name, 0);
-	src = openat(sp->dfd[SPOOL_TMP], b->msgs[i].name, O_RDONLY |
-	    O_NOFOLLOW | O_CLOEXEC);
-	if (src == -1)
+		return linkat(fanfd, name, sub->dfd[SPOOL_NEW], name, 0);
+	if ((src = openat(fanfd, name, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
 		return -1;
-	r = spool__write(sub, sub->dfd[SPOOL_TMP], b->msgs[i].name, NULL, 0,
-	    src, b->nosync);
+	/* a tmp/ name of our own: the subscriber's sweep knows us alive */
+	r = spool__new_id(sub, &tn);
+	if (r == 0)
+		r = spool__write(sub, sub->dfd[SPOOL_TMP], tn.name, NULL, 0,
+		    src, nosync);
 	saved = errno;
 	(void)close(src);
-	if (r == 0 && (r = spool__move(sub, sub->dfd[SPOOL_TMP],
-	    b->msgs[i].name, sub->dfd[SPOOL_NEW], nn->name)) == -1) {
+	if (r == 0 && (r = spool__move(sub, sub->dfd[SPOOL_TMP], tn.name,
+	    sub->dfd[SPOOL_NEW], name)) == -1) {
 		saved = errno;
-		(void)unlinkat(sub->dfd[SPOOL_TMP], b->msgs[i].name, 0);
+		(void)unlinkat(sub->dfd[SPOOL_TMP], tn.name, 0);
 	}
 	errno = saved;
 	return r;
 }
 
-/*
- * Deliver the whole batch to the subscriber at subs/name.  Returns 0, 1 if
- * the subscription is gone (unsubscribed since subs/ was read: no error),
- * or -1 with errno.
- */
+/* Give sub the whole batch, from fan/: all of it or none. */
 static int
-subscriber(struct spool_batch *b, int subsfd, const char *name)
+subscriber(struct spool_batch *b, int fanfd, struct spool *sub)
 {
-	struct spool *sub;
 	struct spool_name nn;
-	struct stat st;
 	size_t i, k;
 	int saved;
 
-	if (fstatat(subsfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-		return errno == ENOENT ? 1 : -1;
-	if (!S_ISLNK(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	if ((sub = spool__openat(subsfd, name, 0)) == NULL) {
-		/* unsubscribed between the look and the open: no error */
-		if (errno == ENOENT && fstatat(subsfd, name, &st,
-		    AT_SYMLINK_NOFOLLOW) == -1 && errno == ENOENT)
-			return 1;
-		if (errno == ENOENT || errno == ELOOP)
-			errno = ENOTDIR;
-		return -1;
-	}
 	for (k = 0; k < b->n; k++)
 		if (spool__newname(b, &b->msgs[k], &nn) == -1 ||
-		    give(b, sub, k, &nn) == -1)
+		    give(b->sp, fanfd, nn.name, sub, b->nosync) == -1)
 			break;
-	saved = errno;
 	if (k == b->n && (b->nosync ||
-	    spool__fsync_dir(sub->dfd[SPOOL_NEW]) == 0)) {
-		spool_close(sub);
+	    spool__fsync_dir(sub->dfd[SPOOL_NEW]) == 0))
 		return 0;
-	}
-	if (k == b->n)
-		saved = errno;
-	/* all or nothing for this subscriber */
+	saved = errno;
 	for (i = 0; i < k; i++)
 		if (spool__newname(b, &b->msgs[i], &nn) == 0)
 			(void)unlinkat(sub->dfd[SPOOL_NEW], nn.name, 0);
-	spool_close(sub);
 	errno = saved;
 	return -1;
+}
+
+/* Does the directory d hold anything but dot files?  Rewound after. */
+static int
+any(DIR *d)
+{
+	struct dirent *de;
+
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			break;
+	rewinddir(d);
+	return de != NULL;
+}
+
+/*
+ * Move fan/name into the topic's own new/.  The rename is atomic, so the
+ * message is durable in one place or the other whatever the fsync says.
+ */
+static int
+keep(struct spool *sp, int fanfd, const char *name, int nosync)
+{
+	if (spool__move(sp, fanfd, name, sp->dfd[SPOOL_NEW], name) == -1)
+		return -1;
+	if (!nosync)
+		(void)spool__fsync_dir(sp->dfd[SPOOL_NEW]);
+	return 0;
 }
 
 int
 spool__fanout(struct spool_batch *b)
 {
 	struct spool *sp = b->sp;
+	struct spool *sub;
+	struct spool_name nn;
 	struct dirent *de;
 	DIR *d;
-	size_t i;
-	int fd, got = 0;
+	size_t i, k;
+	int subsfd, fanfd, got = 0, made = 0, saved;
 
-	fd = openat(sp->qfd, "subs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	if (fd == -1)
+	if ((subsfd = openat(sp->qfd, "subs", O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return errno == ENOENT ? 0 : -1;
-	if ((d = fdopendir(fd)) == NULL) {
-		(void)close(fd);
+	if ((d = fdopendir(subsfd)) == NULL) {
+		(void)close(subsfd);
 		return -1;
 	}
+	if (!any(d)) {
+		(void)closedir(d);
+		return 0;	/* nobody subscribed: a plain put */
+	}
+	if ((fanfd = spool__subdir(sp, "fan", 1, &made)) == -1 ||
+	    (made && fsync(sp->qfd) == -1))
+		goto fail;
+
+	/* the commit: into fan/ under their names in new/, durably */
+	for (k = 0; k < b->n; k++)
+		if (spool__newname(b, &b->msgs[k], &nn) == -1 ||
+		    spool__move(sp, sp->dfd[SPOOL_TMP], b->msgs[k].name, fanfd,
+		    nn.name) == -1)
+			break;
+	if (k < b->n || (!b->nosync && spool__fsync_dir(fanfd) == -1)) {
+		saved = errno;
+		for (i = 0; i < k; i++)
+			if (spool__newname(b, &b->msgs[i], &nn) == 0)
+				(void)unlinkat(fanfd, nn.name, 0);
+		errno = saved;
+		goto fail;
+	}
+	b->committed = b->n;
+
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		switch (subscriber(b, fd, de->d_name)) {
-		case 0:
-			got++;
-			break;
-		case -1:
-			suberr(b, de->d_name, errno);
-			break;
+		if ((sub = opensub(subsfd, de->d_name)) == NULL) {
+			if (errno != ENOENT)
+				suberr(b, de->d_name, errno);
+			continue;
 		}
+		if (subscriber(b, fanfd, sub) == 0)
+			got++;
+		else
+			suberr(b, de->d_name, errno);
+		spool_close(sub);
 	}
 	(void)closedir(d);
-	if (got == 0)
-		return 0;	/* no subscriber: keep them here */
+	/*
+	 * Nobody got it: the topic keeps it.  What cannot be moved stays in
+	 * fan/, and a sweep delivers it once we are gone.
+	 */
 	for (i = 0; i < b->n; i++)
-		(void)unlinkat(sp->dfd[SPOOL_TMP], b->msgs[i].name, 0);
-	b->committed = b->n;
+		if (spool__newname(b, &b->msgs[i], &nn) == 0)
+			(void)(got > 0 ? unlinkat(fanfd, nn.name, 0) :
+			    keep(sp, fanfd, nn.name, b->nosync));
+	if (!b->nosync)
+		(void)spool__fsync_dir(fanfd);
+	(void)close(fanfd);
 	return 1;
+fail:
+	saved = errno;
+	if (fanfd != -1)
+		(void)close(fanfd);
+	(void)closedir(d);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * Complete the fan-out of fan/n, whose writer is gone: every subscriber
+ * that holds no message of its ID gets it.  The entry is removed once all
+ * have it; a failure leaves it for the next sweep.
+ */
+static int
+complete(struct spool *sp, int fanfd, const struct spool_name *n)
+{
+	char idbuf[SPOOL_NAME_MAX + 1];
+	struct spool_name id, found;
+	enum spool_state st;
+	struct spool *sub;
+	struct dirent *de;
+	DIR *d = NULL;
+	int subsfd, got = 0, r, failed = 0, saved = 0;
+
+	memcpy(idbuf, n->name, n->idlen);
+	idbuf[n->idlen] = '\0';
+	if (spool_name_parse(idbuf, &id) == -1)
+		return -1;
+	subsfd = spool__subdir(sp, "subs", 0, NULL);
+	if (subsfd == -1 && errno != ENOENT)
+		return -1;
+	if (subsfd != -1 && (d = fdopendir(subsfd)) == NULL) {
+		saved = errno;
+		(void)close(subsfd);
+		errno = saved;
+		return -1;
+	}
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((sub = opensub(subsfd, de->d_name)) == NULL)
+			continue;	/* gone, or receives nothing */
+		got++;
+		r = spool__find(sub, &id, HELD, &found, &st);
+		if (r == 0 && (r = give(sp, fanfd, n->name, sub,
+		    sp->cfg.sync == 0)) == 0 && sp->cfg.sync != 0)
+			r = spool__fsync_dir(sub->dfd[SPOOL_NEW]);
+		if (r == -1 && errno != EEXIST) {
+			failed = 1;
+			saved = errno;
+		}
+		spool_close(sub);
+	}
+	if (d != NULL)
+		(void)closedir(d);
+	if (failed) {
+		errno = saved;
+		return -1;
+	}
+	if (got == 0)
+		return keep(sp, fanfd, n->name, sp->cfg.sync == 0);
+	if (unlinkat(fanfd, n->name, 0) == -1)
+		return -1;
+	return sp->cfg.sync == 0 ? 0 : spool__fsync_dir(fanfd);
+}
+
+int
+spool__sweep_fan(struct livecheck *lc, time_t now, spool_report_fn *report,
+    void *arg)
+{
+	struct spool *sp = lc->sp;
+	char name[SPOOL_NAME_MAX + 5];
+	struct spool_name n;
+	struct dirent *de;
+	struct stat sb;
+	DIR *d;
+	int fanfd, actions = 0;
+
+	if ((fanfd = spool__subdir(sp, "fan", 0, NULL)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if ((d = spool__fdopendir(fanfd)) == NULL) {
+		(void)close(fanfd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' ||
+		    spool_name_parse(de->d_name, &n) == -1 ||
+		    !spool__is_regular(fanfd, de))
+			continue;
+		switch (spool__tmp_live(lc, &n)) {
+		case 1:		/* its writer is at it */
+			continue;
+		case -1:	/* another host's: by age, as in tmp/ */
+			if (fstatat(fanfd, n.name, &sb,
+			    AT_SYMLINK_NOFOLLOW) == -1 ||
+			    sb.st_mtime > now - SPOOL_TMP_MAXAGE)
+				continue;
+			break;
+		}
+		actions++;
+		(void)snprintf(name, sizeof(name), "fan/%s", n.name);
+		if (!lc->dryrun && complete(sp, fanfd, &n) == -1) {
+			if (report != NULL)
+				report(arg, SPOOL_EV_ERROR, SPOOL_TMP, name,
+				    errno);
+		} else if (report != NULL)
+			report(arg, SPOOL_EV_FANOUT, SPOOL_TMP, name, 0);
+	}
+	(void)closedir(d);
+	(void)close(fanfd);
+	return actions;
 }
 
 static int
