@@ -145,7 +145,8 @@ cmd_ls(int argc, char *argv[])
 	    VIS_GLOB);
 	c.path = c.fmt == NUL ? path : vpath;
 	c.now = time(NULL);
-	if (spool_each(sp, mask, SPOOL_EACH_STAT, show, &c) == -1) {
+	if (spool_each(sp, mask, SPOOL_EACH_STAT | SPOOL_EACH_ONCE, show,
+	    &c) == -1) {
 		warn("%s", argv[0]);
 		status = q_status(errno);
 	}

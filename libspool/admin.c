@@ -2,8 +2,8 @@
  * admin.c - what operators do to queues: look, count, retry, replay,
  * purge, remove, pause.
  *
- * Scans stream: one directory entry at a time, never sorted, never a file
- * opened, so a million-message queue costs no more memory than ten.  Sizes
+ * Scans stream (each.c): one directory entry at a time, never sorted,
+ * never a file opened; counts pass each message once.  Sizes
  * and ages come from lstat of the entry (fstatat with AT_SYMLINK_NOFOLLOW),
  * which follows nothing.  Foreign entries are reported, never touched.
  *
@@ -26,50 +26,6 @@
 const long long spool_age_limits[SPOOL_AGE_BUCKETS] = {
 	60, 300, 900, 3600, 4 * 3600, 86400, 7 * 86400, -1
 };
-
-int
-spool_each(struct spool *sp, unsigned mask, unsigned flags,
-    spool_each_fn *fn, void *arg)
-{
-	struct spool_entry e;
-	struct dirent *de;
-	DIR *d;
-	int st, r = 0, saved;
-
-	for (st = SPOOL_NEW; st < SPOOL_NSTATES && r == 0; st++) {
-		if (!(mask & (1U << st)))
-			continue;
-		if ((d = spool__opendir(sp, (enum spool_state)st)) == NULL)
-			return -1;
-		errno = 0;
-		while (r == 0 && (de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			memset(&e, 0, sizeof(e));
-			e.state = (enum spool_state)st;
-			e.name = de->d_name;
-			e.foreign = spool_name_parse(de->d_name, &e.n) == -1 ||
-			    !spool__valid_in(e.state, &e.n) ||
-			    !spool__is_regular(sp->dfd[st], de);
-			if ((flags & SPOOL_EACH_STAT) && fstatat(sp->dfd[st],
-			    de->d_name, &e.sb, AT_SYMLINK_NOFOLLOW) == -1) {
-				if (errno == ENOENT)	/* moved meanwhile */
-					goto next;
-				break;
-			}
-			r = fn(arg, &e);
-next:
-			errno = 0;
-		}
-		saved = errno;
-		(void)closedir(d);
-		if (saved != 0) {
-			errno = saved;
-			return -1;
-		}
-	}
-	return r;
-}
 
 struct statctx {
 	struct spool_stats *s;
@@ -120,7 +76,8 @@ spool_stats(struct spool *sp, struct spool_stats *out)
 
 	memset(out, 0, sizeof(*out));
 	out->paused = spool_paused(sp);
-	if (spool_each(sp, ~0U, SPOOL_EACH_STAT, count, &c) == -1)
+	if (spool_each(sp, ~0U, SPOOL_EACH_STAT | SPOOL_EACH_ONCE, count,
+	    &c) == -1)
 		return -1;
 	/* tmp/: files being written, or left by crashed writers */
 	if ((d = spool__opendir(sp, SPOOL_TMP)) == NULL)

@@ -127,22 +127,17 @@ findonce(struct spool *sp, const struct spool_name *r, unsigned mask,
 static long long
 stamp(struct spool *sp, unsigned mask, long long *age)
 {
-	struct timespec now;
-	struct stat sb;
 	long long sum = 0, t, last = 0;
 	int st;
 
 	for (st = SPOOL_NEW; st < SPOOL_NSTATES; st++)
-		if ((mask & (1U << st)) && fstat(sp->dfd[st], &sb) == 0) {
-			t = (long long)sb.st_mtim.tv_sec * 1000000000 +
-			    sb.st_mtim.tv_nsec;
+		if ((mask & (1U << st)) &&
+		    (t = spool__mtime_ns(sp->dfd[st])) != -1) {
 			sum += t;
 			if (t > last)
 				last = t;
 		}
-	(void)clock_gettime(CLOCK_REALTIME, &now);
-	*age = ((long long)now.tv_sec * 1000000000 + now.tv_nsec - last) /
-	    1000000;
+	*age = (spool__real_ns() - last) / 1000000;
 	return sum;
 }
 
@@ -151,11 +146,10 @@ stamp(struct spool *sp, unsigned mask, long long *age)
  * is being renewed, a message being claimed): so "not there" is believed
  * only from a look during which no directory of mask changed.  A change
  * in the same tick of the file system's clock as an earlier one leaves
- * the mtime as it was, so a directory changed in the last FIND_QUIET ms is
+ * the mtime as it was, so a directory changed in the last SPOOL_QUIET_MS is
  * looked at again too.  At most FIND_TRIES looks.
  */
 #define FIND_TRIES	8
-#define FIND_QUIET	50
 
 int
 spool__find(struct spool *sp, const struct spool_name *r, unsigned mask,
@@ -169,7 +163,7 @@ spool__find(struct spool *sp, const struct spool_name *r, unsigned mask,
 		if ((res = findonce(sp, r, mask, out, stp)) != 0)
 			return res;
 		after = stamp(sp, mask, &age);
-		if (after == before && age >= FIND_QUIET)
+		if (after == before && age >= SPOOL_QUIET_MS)
 			break;
 	}
 	return 0;

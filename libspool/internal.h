@@ -124,6 +124,15 @@ int	 spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
 int	 spool__fsync_dir(int dfd);
 time_t	 spool__now(void);
 
+/*
+ * each.c: a directory's mtime and the time now, in ns.  A directory whose
+ * mtime is younger than SPOOL_QUIET_MS may change again in the same tick
+ * of the file system's clock without its mtime showing it.
+ */
+#define SPOOL_QUIET_MS	50
+long long spool__mtime_ns(int fd);
+long long spool__real_ns(void);
+
 /* live.c */
 long long spool__mono_ms(void);
 int	 spool__live(struct spool *sp);

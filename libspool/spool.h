@@ -480,7 +480,8 @@ int	 spool_sweep(struct spool *sp, unsigned flags, spool_report_fn *report,
  */
 
 enum spool_each_flags {
-	SPOOL_EACH_STAT = 1 << 0	/* fill spool_entry.st (lstat) */
+	SPOOL_EACH_STAT = 1 << 0,	/* fill spool_entry.st (lstat) */
+	SPOOL_EACH_ONCE = 1 << 1	/* each message once, none missed */
 };
 
 struct spool_entry {
@@ -498,6 +499,15 @@ struct spool_entry {
  * foreign entries are passed with foreign set.  fn returns 0 to go on, or
  * anything else to stop, which spool_each() then returns.  Returns 0, or
  * -1 with errno if a directory cannot be read.
+ *
+ * A message moved by another process during the walk can be passed twice
+ * (in two states, or under two names) or not at all.  With
+ * SPOOL_EACH_ONCE each message (by ID) is passed at most once, in the
+ * first state it was found in, and a directory that changed while it was
+ * read is read again (up to 4 looks, sleeping up to SPOOL_QUIET_MS ms
+ * before each) for messages not yet passed, which come after the others;
+ * foreign entries are passed from the first look only.  It costs up to 16
+ * bytes a message.
  */
 typedef int spool_each_fn(void *arg, const struct spool_entry *e);
 int	 spool_each(struct spool *sp, unsigned mask, unsigned flags,

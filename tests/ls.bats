@@ -246,3 +246,55 @@ mixed() {
 	[[ $output != *$'\e'* ]] || fail "raw ESC in output of -l"
 	assert_output --regexp '/two\\nlines.*31mred/new/[0-9]{10}\.'
 }
+
+# 500 messages, all claimed, their tokens in $BATS_TEST_TMPDIR/toks.
+claim_500() {
+	seq 500 | q put -l jobs >/dev/null
+	for ((i = 0; i < 500; i++)); do
+		q take -l 1h jobs
+	done >"$BATS_TEST_TMPDIR/toks"
+	assert_equal "$(count jobs cur)" 500
+}
+
+@test "ls and stat count each claim once while its lease is renewed" {
+	claim_500
+	# every claim renamed in cur/ again and again, as heartbeats do
+	(while :; do
+		xargs q touch -l 2h jobs <"$BATS_TEST_TMPDIR/toks" >/dev/null 2>&1
+	done) 3>&- &
+	churn=$!
+	bad=()
+	for ((i = 0; i < 20; i++)); do
+		a=$(q ls jobs | cut -d, -f1 | LC_ALL=C sort -u | wc -l)
+		b=$(q ls -s cur jobs | wc -l)
+		c=$(q stat --json jobs | jq .cur.count)
+		[ "$a $b $c" = "500 500 500" ] || bad+=("look $i: $a $b $c")
+	done
+	kill "$churn"
+	wait "$churn" 2>/dev/null || :
+	printf '%s\n' "${bad[@]}"
+	assert_equal "${#bad[@]}" 0
+}
+
+@test "ls and stat count each message once while it moves between new/ and cur/" {
+	claim_500
+	# claims given back and taken again: messages move both ways
+	(while :; do
+		xargs q release jobs <"$BATS_TEST_TMPDIR/toks" >/dev/null 2>&1
+		for ((k = 0; k < 500; k++)); do
+			q take -l 1h jobs
+		done >"$BATS_TEST_TMPDIR/toks" 2>/dev/null
+	done) 3>&- &
+	churn=$!
+	bad=()
+	for ((i = 0; i < 20; i++)); do
+		a=$(q ls jobs | cut -d, -f1 | LC_ALL=C sort -u | wc -l)
+		b=$(q ls jobs | wc -l)
+		c=$(q stat --json jobs | jq '.new.count + .cur.count')
+		[ "$a $b $c" = "500 500 500" ] || bad+=("look $i: $a $b $c")
+	done
+	kill "$churn"
+	wait "$churn" 2>/dev/null || :
+	printf '%s\n' "${bad[@]}"
+	assert_equal "${#bad[@]}" 0
+}
