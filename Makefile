@@ -96,6 +96,11 @@ demo: all
 bench: all
 	tests/bench/run
 
+# Plants each fault of tests/mutate/mutants in a scratch copy and runs the
+# tests against it; not part of check (about 15 minutes).
+mutate:
+	tests/mutate/run -j 2
+
 check-asan:
 	$(MAKE) clean
 	ASAN_OPTIONS=verify_asan_link_order=0 \
@@ -147,4 +152,4 @@ clean:
 	rm -f q libspool.a libspool.so libspool.so.0 libspool.pc \
 		$(LIBOBJ) $(LIBPIC) $(CMDOBJ) $(UNIT)
 
-.PHONY: all demo bench test check check-asan lint install uninstall clean
+.PHONY: all demo bench mutate test check check-asan lint install uninstall clean
