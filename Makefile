@@ -70,6 +70,19 @@ q: $(CMDOBJ) libspool.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $(CMDOBJ) libspool.a \
 		`pkg-config $(STATIC:-static=--static) --libs libbsd-overlay libmd`
 
+# q as on NFS or FUSE, where renameat2 gives EINVAL: every move takes the
+# linkat + unlinkat fallback (see io.c).  tests/run runs the protocol tests
+# on it too.  Only io.c is compiled again, into tests/fallback/.
+FALLBACKOBJ = $(LIBOBJ:libspool/io.o=tests/fallback/io.o)
+
+tests/fallback/io.o: libspool/io.c $(HDR) Makefile
+	mkdir -p tests/fallback
+	$(CC) $(QCFLAGS) -DSPOOL_TEST_NORENAME2 -c -o $@ libspool/io.c
+
+tests/fallback/q: $(CMDOBJ) $(FALLBACKOBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $(CMDOBJ) $(FALLBACKOBJ) \
+		`pkg-config $(STATIC:-static=--static) --libs libbsd-overlay libmd`
+
 tests/unit/test_name: tests/unit/test_name.c libspool.a $(HDR)
 	$(CC) $(QCFLAGS) $(LDFLAGS) -o $@ tests/unit/test_name.c \
 		libspool.a $(BSD_LIBS)
@@ -86,7 +99,7 @@ libspool.pc: Makefile
 		'Version: $(VERSION)' 'Requires.private: libbsd libmd' \
 		'Libs: -L$${libdir} -lspool' 'Cflags: -I$${includedir}' > $@
 
-test check: all $(UNIT)
+test check: all $(UNIT) tests/fallback/q
 	tests/run
 
 demo: all
@@ -150,6 +163,7 @@ uninstall:
 
 clean:
 	rm -f q libspool.a libspool.so libspool.so.0 libspool.pc \
-		$(LIBOBJ) $(LIBPIC) $(CMDOBJ) $(UNIT)
+		$(LIBOBJ) $(LIBPIC) $(CMDOBJ) $(UNIT) \
+		tests/fallback/q tests/fallback/io.o
 
 .PHONY: all demo bench mutate test check check-asan lint install uninstall clean

@@ -63,9 +63,10 @@ tpl_put() {
 #   failed/  F
 make_template() {
 	local t
-	# the binary of this moment, for the whole loop
+	# the q under test (tests/run may run the fallback build), as it is
+	# now, for the whole loop
 	mkdir "$BATS_TEST_TMPDIR/bin"
-	cp -- "$ROOT/q" "$BATS_TEST_TMPDIR/bin/q"
+	cp -- "$(command -v q)" "$BATS_TEST_TMPDIR/bin/q"
 	PATH="$BATS_TEST_TMPDIR/bin:$PATH"
 	Q="$QDIR/jobs"
 	TPL="$BATS_TEST_TMPDIR/template"

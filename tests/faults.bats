@@ -146,10 +146,12 @@ put_fails_at() {
 }
 
 @test "put: renameat2 fails with EIO: 74, nothing in new/ or tmp/" {
+	require_renameat2
 	put_fails_at renameat2 EIO
 }
 
 @test "put: renameat2 fails with ENOSPC: 74, nothing in new/ or tmp/" {
+	require_renameat2
 	put_fails_at renameat2 ENOSPC
 }
 
@@ -162,6 +164,7 @@ put_fails_at() {
 }
 
 @test "put into a new queue: EIO at any of q's own calls gives 74 and no message" {
+	require_renameat2
 	local calls sc n text fd tmpfd="" bad=() tested=() renamed=""
 
 	require_strace_k
@@ -215,6 +218,7 @@ put_fails_at() {
 }
 
 @test "take: claim renameat2 fails with EIO: 74, message still in new/" {
+	require_renameat2
 	local call n id before
 
 	require_strace_k
@@ -243,6 +247,7 @@ put_fails_at() {
 }
 
 @test "ack: renameat2 fails with EIO: 74, message still in cur/, ack works afterwards" {
+	require_renameat2
 	local call n id t before
 
 	require_strace_k
@@ -275,6 +280,7 @@ put_fails_at() {
 }
 
 @test "sweep: renameat2 of an expired claim fails with EIO: 74, claim stays in cur/" {
+	require_renameat2
 	local call n t before lease
 
 	require_strace_k

@@ -1,5 +1,7 @@
 # Loaded by every .bats file: the BATS libraries, q on PATH, and a fresh
-# spool per test under $BATS_TEST_TMPDIR.
+# spool per test under $BATS_TEST_TMPDIR.  Q_TEST_BIN, a directory, puts
+# its q first on PATH instead of the one at the top of the tree: tests/run
+# sets it to tests/fallback for its second pass (see the Makefile).
 
 bats_require_minimum_version 1.5.0
 bats_load_library bats-support
@@ -7,7 +9,7 @@ bats_load_library bats-assert
 bats_load_library bats-file
 
 ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
-PATH="$ROOT:$PATH"
+PATH="${Q_TEST_BIN:-$ROOT}:$PATH"
 
 setup() {
 	export QDIR="$BATS_TEST_TMPDIR/spool"
@@ -47,6 +49,20 @@ putn() {
 
 require_root() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root"
+}
+
+# The q under test is the fallback build (tests/fallback/q), which never
+# calls renameat2: a test that injects faults into renameat2 cannot apply.
+is_fallback() {
+	[ -n "${Q_TEST_BIN:-}" ] &&
+		[ "$(cd "$Q_TEST_BIN" 2>/dev/null && pwd -P)" = \
+			"$(cd "$ROOT/tests/fallback" 2>/dev/null && pwd -P)" ]
+}
+
+require_renameat2() {
+	if is_fallback; then
+		skip "the fallback build moves with linkat + unlinkat, not renameat2"
+	fi
 }
 
 require_strace() {

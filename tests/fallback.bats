@@ -1,0 +1,156 @@
+#!/usr/bin/env bats
+# The link + unlink fallback of the one move (libspool/io.c), which q takes
+# where renameat2(RENAME_NOREPLACE) gives EINVAL (NFS, some FUSE).  strace
+# makes renameat2 give EINVAL, so these tests run on the normal q as well
+# as on tests/fallback/q (tests/run's fallback pass), which never calls it.
+# When the unlink of the source fails after the link was made, the link
+# must go again: the message stays in exactly one state directory, and the
+# command reports the failure.
+
+load helper
+
+# Run q "$@" under strace with renameat2 giving EINVAL and unlinkat call
+# number $1 (0: none) giving EIO, tracing linkat and unlinkat to
+# $BATS_TEST_TMPDIR/trace; sets status, output, stderr like run.
+fallback_run() {
+	local when=$1 inj=()
+	shift
+	[ "$when" -eq 0 ] || inj=(-e inject="unlinkat:error=EIO:when=$when")
+	run --separate-stderr strace -f -qq -o "$BATS_TEST_TMPDIR/trace" \
+		-E ASAN_OPTIONS=detect_leaks=0 \
+		-e trace=renameat2,linkat,unlinkat \
+		-e inject=renameat2:error=EINVAL "${inj[@]}" q "$@"
+}
+
+# From the trace of a run without faults: the number (for when=N) of the
+# unlinkat of source name $1, which must directly follow the linkat of it.
+unlink_number() {
+	awk -v src="\"$1\"" '
+		{ sub(/^[0-9]+ +/, "") }
+		/^unlinkat\(/ { n++ }
+		/^linkat\(/ { linked = index($0, src) > 0; next }
+		/^unlinkat\(/ && linked && index($0, src) { print n; exit }
+		{ linked = 0 }' "$BATS_TEST_TMPDIR/trace"
+}
+
+# The trace shows the link of $1 made and its unlink failed with EIO.
+linked_then_unlink_failed() {
+	grep -E "^[0-9]+ +linkat\(.*\"$1\".*\) = 0$" \
+		"$BATS_TEST_TMPDIR/trace" &&
+	grep -E "^[0-9]+ +unlinkat\(.*\"$1\".*= -1 EIO .*\(INJECTED\)" \
+		"$BATS_TEST_TMPDIR/trace"
+}
+
+# In how many state directories of queue $1 is a message with ID $2?
+states_of() {
+	local d n=0
+	for d in tmp new cur done failed; do
+		if [ -n "$(find "$QDIR/$1/$d" -mindepth 1 -maxdepth 1 \
+		    \( -name "$2" -o -name "$2,*" \) -print -quit)" ]; then
+			n=$((n + 1))
+		fi
+	done
+	echo "$n"
+}
+
+@test "link + unlink: a take whose unlink of new/ fails gets 74, the message stays only in new/, and is taken afterwards" {
+	local n id
+
+	require_strace
+	# baseline on another queue in the same state: which unlinkat it is
+	id=$(q put -m probe probe)
+	fallback_run 0 take probe
+	[ "$status" -eq 0 ]
+	[ "$output" = "$id,a=1" ]
+	n=$(unlink_number "$id")
+	echo "baseline: the unlink of new/$id is unlinkat $n"
+	[ -n "$n" ]
+
+	id=$(q put -m hello jobs)
+	fallback_run "$n" take jobs
+	echo "status=$status stdout=$output stderr=$stderr"
+	linked_then_unlink_failed "$id"
+	[ "$status" -eq 74 ]
+	[ -z "$output" ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == *jobs* && $stderr == *"Input/output error"* ]]
+	run names jobs new
+	assert_output "$id"
+	[ "$(count jobs cur)" -eq 0 ]
+	[ "$(states_of jobs "$id")" -eq 1 ]
+
+	# the failed claim did not count as an attempt
+	run q take jobs
+	assert_success
+	assert_output "$id,a=1"
+	[ "$(count jobs new)" -eq 0 ]
+	[ "$(states_of jobs "$id")" -eq 1 ]
+}
+
+@test "link + unlink: an ack whose unlink of cur/ fails gets 74, the claim stays only in cur/, and the ack works afterwards" {
+	local n id t claim
+
+	require_strace
+	q put -m probe probe >/dev/null
+	t=$(q take probe)
+	claim=$(names probe cur)
+	fallback_run 0 ack probe "$t"
+	[ "$status" -eq 0 ]
+	n=$(unlink_number "$claim")
+	echo "baseline: the unlink of cur/$claim is unlinkat $n"
+	[ -n "$n" ]
+
+	id=$(q put -m hello jobs)
+	t=$(q take jobs)
+	claim=$(names jobs cur)
+	fallback_run "$n" ack jobs "$t"
+	echo "status=$status stdout=$output stderr=$stderr"
+	linked_then_unlink_failed "$claim"
+	[ "$status" -eq 74 ]
+	[ -z "$output" ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ $stderr == *jobs* && $stderr == *"$t"* ]]
+	[[ $stderr == *"Input/output error"* ]]
+	run names jobs cur
+	assert_output "$claim"
+	[ "$(count jobs done)" -eq 0 ]
+	[ "$(states_of jobs "$id")" -eq 1 ]
+
+	run --separate-stderr q ack jobs "$t"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	run names jobs done
+	assert_output "$id,a=1"
+	[ "$(count jobs cur)" -eq 0 ]
+	[ "$(states_of jobs "$id")" -eq 1 ]
+}
+
+@test "link + unlink: two takers of one message, one linking while the other has yet to unlink: one claim, the loser finds nothing" {
+	require_strace
+	q put -m x jobs >/dev/null
+	# the first taker links, then waits a second before its unlink
+	strace -f -qq -o /dev/null -E ASAN_OPTIONS=detect_leaks=0 \
+		-e inject=renameat2:error=EINVAL \
+		-e inject=unlinkat:delay_enter=1000000 \
+		q take -l 1h jobs >"$BATS_TEST_TMPDIR/first" \
+		2>"$BATS_TEST_TMPDIR/first.err" 3>&- &
+	first=$!
+	for ((i = 0; i < 200; i++)); do
+		[ "$(count jobs cur)" -eq 1 ] && break
+		sleep 0.01
+	done
+	assert_equal "$(count jobs cur)" 1
+	# the second links meanwhile: the same name in the same second
+	run --separate-stderr strace -f -qq -o /dev/null \
+		-E ASAN_OPTIONS=detect_leaks=0 -e inject=renameat2:error=EINVAL \
+		q take -l 1h jobs
+	second=$status
+	wait "$first" && rc=0 || rc=$?
+	# exactly one of them holds the message; the other found nothing
+	[ "$rc $second" = "0 75" ] || [ "$rc $second" = "75 0" ] ||
+		fail "statuses $rc and $second; $(cat "$BATS_TEST_TMPDIR/first.err") $stderr"
+	assert_equal "$(count jobs new)" 0
+	assert_equal "$(count jobs cur)" 1
+	[ "$rc" -ne 0 ] || assert_equal "$(names jobs cur | cut -d, -f1,2)" \
+		"$(cut -d, -f1,2 <"$BATS_TEST_TMPDIR/first")"
+}
