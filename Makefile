@@ -37,7 +37,7 @@ CMDOBJ = cmd/q.o cmd/util.o cmd/put.o cmd/take.o cmd/cat.o cmd/ack.o \
 	cmd/replay.o cmd/purge.o cmd/rm.o cmd/pause.o cmd/resume.o \
 	cmd/sub.o cmd/unsub.o
 
-UNIT = tests/unit/test_name tests/unit/test_claim
+UNIT = tests/unit/test_name tests/unit/test_claim tests/unit/test_backoff
 
 # every name libspool(3) documents gets a link to it: man spool_claim
 MANLINKS = `sed -n 's/^\.Nm \(spool_[a-z_]*\).*/\1/p' man/libspool.3`
@@ -85,6 +85,10 @@ tests/fallback/q: $(CMDOBJ) $(FALLBACKOBJ)
 
 tests/unit/test_name: tests/unit/test_name.c libspool.a $(HDR)
 	$(CC) $(QCFLAGS) $(LDFLAGS) -o $@ tests/unit/test_name.c \
+		libspool.a $(BSD_LIBS)
+
+tests/unit/test_backoff: tests/unit/test_backoff.c libspool.a $(HDR)
+	$(CC) $(QCFLAGS) $(LDFLAGS) -o $@ tests/unit/test_backoff.c \
 		libspool.a $(BSD_LIBS)
 
 # the claim code with limits small enough for a test to overflow them
