@@ -72,21 +72,11 @@ const char *q_subname(const char *queue);
 char	*q_human(long long secs, char *buf, size_t len);
 int	 q_state(const char *s);
 
-/* util.c: waiting for messages */
+/* util.c: waiting for messages (the waiting itself: spool_wait()) */
 #define Q_RECOVER_MS	2000	/* a look at cur/ at least this often */
 
-struct q_notify {
-	int	 fd;		/* inotify on new/, or -1 */
-	int	 poll;		/* changes may go unseen: poll */
-};
-
 long long q_now_ms(void);
-int	 q_notify_open(struct q_notify *n, struct spool *sp);
-void	 q_notify_close(struct q_notify *n);
-void	 q_notify_drain(struct q_notify *n);
-long long q_notify_timeout(const struct q_notify *n, struct spool *sp,
-	    long long limit);
-void	 q_notify_wait(struct q_notify *n, struct spool *sp, long long limit);
+void	 q_wait(struct spool *sp, long long limit);
 
 /* q.c */
 extern const char *q_synopsis;

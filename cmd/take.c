@@ -40,7 +40,6 @@ cmd_take(int argc, char *argv[])
 	struct spool_msg m;
 	struct spool *sp;
 	char token[SPOOL_NAME_MAX + 1];
-	struct q_notify n = { -1, 0 };
 	long long wait = 0, deadline, left;
 	int ch, r, status;
 
@@ -72,12 +71,11 @@ cmd_take(int argc, char *argv[])
 	(void)signal(SIGPIPE, SIG_IGN);
 	deadline = q_now_ms() + wait * 1000;
 	if (wait > 0)
-		(void)q_notify_open(&n, sp);
+		(void)spool_watch(sp);
 	/* with -w: watch first, then look, so nothing slips in between */
 	while ((r = claim(sp, &opt, &m)) == 0 &&
 	    (left = deadline - q_now_ms()) > 0)
-		q_notify_wait(&n, sp, left);
-	q_notify_close(&n);
+		q_wait(sp, left);
 	if (r == -1) {
 		warn("%s", argv[0]);
 		status = q_status(errno);

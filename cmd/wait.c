@@ -46,7 +46,6 @@ cmd_wait(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct q_notify n;
 	struct spool *sp;
 	long long timeout = -1, deadline = 0, left = -1;
 	int ch, r, status;
@@ -71,21 +70,20 @@ cmd_wait(int argc, char *argv[])
 		return status;
 	if (timeout >= 0)
 		deadline = q_now_ms() + timeout * 1000;
-	(void)q_notify_open(&n, sp);
+	(void)spool_watch(sp);
 	for (;;) {
 		/* watch first, then look: nothing can slip in between */
 		if ((r = claimable(sp)) != 0)
 			break;
 		if (timeout >= 0 && (left = deadline - q_now_ms()) <= 0)
 			break;
-		q_notify_wait(&n, sp, left);
+		q_wait(sp, left);
 	}
 	if (r == -1) {
 		warn("%s", argv[0]);
 		status = q_status(errno);
 	} else
 		status = r == 1 ? Q_OK : Q_TEMPFAIL;
-	q_notify_close(&n);
 	spool_close(sp);
 	return status;
 }

@@ -78,7 +78,6 @@ struct worker {
 	int		 lockfd;	/* our liveness lock */
 	int		 status;
 	struct job	*jobs;
-	struct q_notify	 notify;
 	pid_t		 self;
 	pid_t		 dog;		/* the watchdog */
 	int		 dogfd;		/* its pipe */
@@ -731,9 +730,8 @@ loop(struct worker *w)
 		warn("%s: watchdog", w->queue);
 		return Q_IOERR;
 	}
-	w->notify.fd = -1;
 	if (w->follow)
-		(void)q_notify_open(&w->notify, w->sp);
+		(void)spool_watch(w->sp);
 	sweep(w, 1);
 	for (;;) {
 		reconfig(w);
@@ -747,7 +745,7 @@ loop(struct worker *w)
 		if (ms < 0 || t < ms)
 			ms = t;
 		if (w->follow && w->running < w->njobs && !w->stopping) {
-			t = q_notify_timeout(&w->notify, w->sp, ms);
+			t = spool_wait_ms(w->sp, ms);
 			if (t < 0)
 				t = 0;
 			if (ms < 0 || t < ms)
@@ -755,9 +753,9 @@ loop(struct worker *w)
 		}
 		pfd[0].fd = sfd;
 		pfd[0].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
 		nfd = 1;
-		if (w->follow && w->notify.fd != -1) {
-			pfd[1].fd = w->notify.fd;
+		if (w->follow && (pfd[1].fd = spool_watch(w->sp)) != -1) {
 			pfd[1].events = POLLIN;
 			nfd = 2;
 		}
@@ -768,11 +766,10 @@ loop(struct worker *w)
 		}
 		signalled(w, sfd);
 		reap(w);
-		if (nfd == 2)
-			q_notify_drain(&w->notify);
+		if (nfd == 2 && pfd[1].revents != 0)
+			spool_heard(w->sp);
 		(void)timers(w);
 	}
-	q_notify_close(&w->notify);
 	(void)close(sfd);
 	/* the watchdog sees the end of its pipe, and has nothing to kill */
 	(void)close(w->dogfd);

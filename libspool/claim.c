@@ -19,16 +19,15 @@
  * enqueue time), with their names in an arena of at most NAMES_MAX bytes,
  * so memory stays bounded whatever the depth; later claims through the
  * same handle take from them, best first, and rescan when they run out.
- * From its second scan on a handle watches new/ with inotify: an arrival
- * ahead of the remaining candidates (a message released or swept back, a
- * more urgent one) goes into a small heap of urgent arrivals that claims
- * take first, and later arrivals wait for the rescan.  Without a watch
- * the candidates are rescanned on a timer.  A claimant that loses a race
- * skips a random few candidates ahead, so workers that scanned alike
+ * From its second scan on a handle hears of arrivals in new/ (arrive.c):
+ * one ahead of the remaining candidates (a message released or swept
+ * back, a more urgent one) goes into a small heap of urgent arrivals that
+ * claims take first, and later arrivals wait for the rescan.  Without a
+ * watch the candidates are rescanned on a timer.  A claimant that loses a
+ * race skips a random few candidates ahead, so workers that scanned alike
  * spread out instead of stampeding the same files.  Entries that do not
  * parse, are not regular files, or are delayed are never candidates.
  */
-#include <sys/inotify.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -402,83 +401,31 @@ upop(struct spool *sp, char *name)
 }
 
 /*
- * Watch new/ from the second scan of a handle on: it is a long-lived
- * claimant, and hearing of arrivals costs less than rescanning for them.
- * Without a watch (a remote file system, or no inotify instance left),
- * candidates are rescanned on a timer instead.
- */
-static void
-watch(struct spool *sp)
-{
-	char path[64];
-	int fd;
-
-	if (sp->nfd != -1 || spool_remote(sp))
-		return;
-	if ((fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
-		return;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", sp->dfd[SPOOL_NEW]);
-	if (inotify_add_watch(fd, path, IN_MOVED_TO | IN_CREATE |
-	    IN_ONLYDIR) == -1) {
-		(void)close(fd);
-		return;
-	}
-	sp->nfd = fd;
-}
-
-/*
- * Hear what arrived in new/ since the last look.  An arrival that sorts
- * after the remaining candidates waits for the rescan that comes when
- * they run out; one ahead of them (a message released or swept back, a
- * more urgent priority) joins the urgent arrivals, which claims take
+ * Something named name arrived in new/ (arrive.c heard of it).  One that
+ * sorts after the remaining candidates waits for the rescan that comes
+ * when they run out; one ahead of them (a message released or swept back,
+ * a more urgent priority) joins the urgent arrivals, which claims take
  * first; a delayed one only brings the next due time forward.
  */
-static void
-hear(struct spool *sp, time_t now)
+void
+spool__arrived(struct spool *sp, const char *name, time_t now)
 {
-	union {
-		struct inotify_event ev;
-		char	 buf[16384];
-	} u;
-	const struct inotify_event *ev;
 	struct spool_name n;
 	struct stat st;
 	uint64_t key;
-	ssize_t len;
-	size_t off;
-	int r, gone = 0;
+	int r;
 
-	if (sp->nfd == -1)
+	if (sp->icand >= sp->ncand || name[0] == '.' ||
+	    (r = quickkey(name, &key)) == -1 ||
+	    (r == 1 && !better(sp, key, name, &sp->cand[sp->ncand - 1])) ||
+	    spool_name_parse(name, &n) == -1 ||
+	    !spool__valid_in(SPOOL_NEW, &n) || delayed(sp, &n, now))
 		return;
-	while ((len = read(sp->nfd, u.buf, sizeof(u.buf))) > 0) {
-		for (off = 0; off < (size_t)len; off += sizeof(*ev) + ev->len) {
-			ev = (const struct inotify_event *)(void *)(u.buf + off);
-			if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED))
-				sp->lost = 1;
-			if (ev->mask & IN_IGNORED)
-				gone = 1;	/* new/ went away */
-			if (ev->len == 0 || sp->icand >= sp->ncand ||
-			    ev->name[0] == '.' ||
-			    (r = quickkey(ev->name, &key)) == -1 ||
-			    (r == 1 && !better(sp, key, ev->name,
-			    &sp->cand[sp->ncand - 1])) ||
-			    spool_name_parse(ev->name, &n) == -1 ||
-			    !spool__valid_in(SPOOL_NEW, &n) ||
-			    delayed(sp, &n, now))
-				continue;
-			key = mkkey(n.prio, n.sec, n.usec);
-			if (better(sp, key, n.name, &sp->cand[sp->ncand - 1]) &&
-			    fstatat(sp->dfd[SPOOL_NEW], n.name, &st,
-			    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
-				upush(sp, key, n.name);
-		}
-	}
-	if (len == -1 && errno != EAGAIN && errno != EINTR)
-		sp->lost = 1;
-	if (gone) {		/* rescan on a timer from now on */
-		(void)close(sp->nfd);
-		sp->nfd = -1;
-	}
+	key = mkkey(n.prio, n.sec, n.usec);
+	if (better(sp, key, n.name, &sp->cand[sp->ncand - 1]) &&
+	    fstatat(sp->dfd[SPOOL_NEW], n.name, &st, AT_SYMLINK_NOFOLLOW) ==
+	    0 && S_ISREG(st.st_mode))
+		upush(sp, key, n.name);
 }
 
 static int
@@ -491,9 +438,10 @@ scan(struct spool *sp, time_t now)
 	long long start = now_ms();
 	int i, saved;
 
+	/* from the second scan on: a long-lived claimant (arrive.c) */
 	if (sp->nscans < 2 && ++sp->nscans == 2)
-		watch(sp);
-	hear(sp, now);		/* what came before is in the scan */
+		(void)spool__watch(sp);
+	spool__hear(sp, now);	/* what came before is in the scan */
 	sp->ncand = sp->icand = sp->full = 0;
 	sp->namesend = sp->live = 0;
 	sp->next_due = 0;
@@ -667,7 +615,7 @@ spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 	if (opt->wpid != 0 && spool__live_share(sp) == -1)
 		return -1;
 	now = spool__now();
-	hear(sp, now);
+	spool__hear(sp, now);
 	for (;;) {
 		if ((sp->icand >= sp->ncand && sp->nurgent == 0) ||
 		    stale(sp)) {

@@ -52,6 +52,7 @@ struct spool {
 	size_t		 live;			/* used by kept names */
 	int		 nscans;		/* of new/ so far */
 	int		 nfd;			/* inotify of new/, or -1 */
+	int		 nowatch;		/* it cannot be had */
 	int		 lost;			/* it lost events */
 	struct urgent	*urgent;		/* arrivals: a min-heap */
 	int		 nurgent;
@@ -132,6 +133,11 @@ time_t	 spool__now(void);
 #define SPOOL_QUIET_MS	50
 long long spool__mtime_ns(int fd);
 long long spool__real_ns(void);
+
+/* arrive.c: the watch of new/; claim.c: what an arrival means. */
+int	 spool__watch(struct spool *sp);
+void	 spool__hear(struct spool *sp, time_t now);
+void	 spool__arrived(struct spool *sp, const char *name, time_t now);
 
 /* live.c */
 long long spool__mono_ms(void);

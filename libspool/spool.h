@@ -358,6 +358,28 @@ int	 spool_paused(const struct spool *sp);
 time_t	 spool_next_due(const struct spool *sp);
 
 /*
+ * Waiting for arrivals: the handle's one watch on new/.
+ *
+ * spool_watch: start watching (if not yet) and return a descriptor for
+ * poll(2) that becomes readable when something arrives in new/, or -1 if
+ * arrivals cannot be heard (spool_remote(), or no inotify instance left):
+ * then look again on a timer.  Start it before the look that found
+ * nothing, so that nothing slips in between.  The handle owns it.
+ * spool_heard: take in what the descriptor reported; call it when poll
+ * says it is readable (claims do it themselves).
+ * spool_wait_ms: how long to sleep at most before looking again, in ms:
+ * until the earliest delayed message is due (spool_next_due()), at most a
+ * second without a watch or while the queue is paused, never past limit
+ * (ms; -1: none).  -1 means until something arrives.
+ * spool_wait: sleep that long, or until something arrives.  Returns 1 if
+ * something did, 0 otherwise (a signal included).
+ */
+int	 spool_watch(struct spool *sp);
+void	 spool_heard(struct spool *sp);
+long long spool_wait_ms(struct spool *sp, long long limit);
+int	 spool_wait(struct spool *sp, long long limit);
+
+/*
  * Resolve a reference as given on a command line, a bare ID, a claim token
  * (ID,a=N), a message name, or a path to a message file of this queue, to
  * its current file in one of the states in mask (1 << SPOOL_NEW | ...).

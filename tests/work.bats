@@ -487,6 +487,23 @@ due_of() {
 	assert_equal "$wstatus" 0
 }
 
+@test "-f watches new/ through one inotify instance, and hears messages put after many scans" {
+	mkqueue jobs
+	bgwork -f jobs sh -c 'cat >>"$D/bodies"'
+	waitfor idle "$wpid"
+	for i in 1 2 3; do
+		id=$(q put -m "m$i" jobs)
+		waitfor [ -e "$QDIR/jobs/done/$id,a=1" ]
+		waitfor idle "$wpid"
+	done
+	n=$(find "/proc/$wpid/fd" -lname 'anon_inode:inotify' | wc -l)
+	assert_equal "$n" 1
+	assert_equal "$(cat "$D/bodies")" $'m1\nm2\nm3'
+	kill -TERM "$wpid"
+	reapworker
+	assert_equal "$wstatus" 0
+}
+
 # --- signals ---------------------------------------------------------------
 
 @test "SIGTERM: no more claims, the running job completes, exit 0" {
