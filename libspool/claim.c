@@ -43,15 +43,6 @@
 #include "internal.h"
 #include "banned.h"
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The name of candidate c. */
 static const char *
 cname(const struct spool *sp, const struct cand *c)
@@ -435,7 +426,7 @@ scan(struct spool *sp, time_t now)
 	struct dirent *de;
 	DIR *d;
 	struct cand t;
-	long long start = now_ms();
+	long long start = spool__mono_ms();
 	int i, saved;
 
 	/* from the second scan on: a long-lived claimant (arrive.c) */
@@ -474,7 +465,7 @@ next:
 		sp->cand[i] = t;
 		siftdown(sp, 0, i);
 	}
-	sp->scanned = now_ms();
+	sp->scanned = spool__mono_ms();
 	sp->scancost = sp->scanned - start;
 	return 0;
 }
@@ -489,7 +480,7 @@ next:
 static int
 stale(const struct spool *sp)
 {
-	long long age = now_ms() - sp->scanned;
+	long long age = spool__mono_ms() - sp->scanned;
 
 	if (age < 1000 || age < 20 * sp->scancost)
 		return 0;

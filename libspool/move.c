@@ -103,7 +103,7 @@ spool_fail(struct spool *sp, const char *ref)
 int
 spool_release(struct spool *sp, const char *ref, long long delay)
 {
-	if (delay < 0 || delay > 3650LL * 86400) {
+	if (delay < 0 || delay > SPOOL_DURATION_MAX) {
 		errno = EINVAL;
 		return -1;
 	}

@@ -211,8 +211,6 @@ toolong:
 	return -1;
 }
 
-#define DURATION_MAX	(3650LL * 86400)
-
 int
 spool_duration_parse(const char *s, long long *secs)
 {
@@ -242,7 +240,7 @@ spool_duration_parse(const char *s, long long *secs)
 	}
 	if (*p != '\0')
 		goto bad;
-	if (v > (unsigned long long)(DURATION_MAX / unit)) {
+	if (v > (unsigned long long)(SPOOL_DURATION_MAX / unit)) {
 		errno = ERANGE;
 		return -1;
 	}

@@ -31,10 +31,6 @@
 
 #define CONFIG_MAX	65536
 
-static const char *const statedirs[SPOOL_NSTATES] = {
-	"tmp", "new", "cur", "done", "failed"
-};
-
 static const struct spool_config defaults = {
 	.lease = 300,
 	.attempts = 5,
@@ -64,15 +60,15 @@ static const struct {
 	{ "attempts", offsetof(struct spool_config, attempts), K_COUNT,
 	    1, 1000000 },
 	{ "backoff", offsetof(struct spool_config, backoff), K_DURATION,
-	    0, 3650LL * 86400 },
+	    0, SPOOL_DURATION_MAX },
 	{ "backoff-max", offsetof(struct spool_config, backoff_max),
-	    K_DURATION, 0, 3650LL * 86400 },
+	    K_DURATION, 0, SPOOL_DURATION_MAX },
 	{ "keep-done", offsetof(struct spool_config, keep_done), K_DURATION,
-	    0, 3650LL * 86400 },
+	    0, SPOOL_DURATION_MAX },
 	{ "keep-failed", offsetof(struct spool_config, keep_failed),
-	    K_DURATION, 0, 3650LL * 86400 },
+	    K_DURATION, 0, SPOOL_DURATION_MAX },
 	{ "dedup", offsetof(struct spool_config, dedup), K_DURATION,
-	    0, 3650LL * 86400 },
+	    0, SPOOL_DURATION_MAX },
 	{ "sync", offsetof(struct spool_config, sync), K_BOOL, 0, 1 },
 };
 
@@ -539,7 +535,7 @@ spool__openat(int dfd, const char *path, int flags)
 	sp->fmode = qst.st_mode & 0666;
 	sp->shared = (qst.st_mode & S_IWGRP) != 0;
 	for (i = 0; i < SPOOL_NSTATES; i++)
-		if ((sp->dfd[i] = spool__subdir(sp, statedirs[i],
+		if ((sp->dfd[i] = spool__subdir(sp, spool_state_name(i),
 		    flags & SPOOL_OPEN_CREATE, &made)) == -1)
 			goto fail;
 	if (made && fsync(sp->qfd) == -1)

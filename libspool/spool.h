@@ -94,10 +94,13 @@ int	 spool_name_parse(const char *s, struct spool_name *out);
  */
 int	 spool_name_format(struct spool_name *n);
 
+/* The longest duration q takes anywhere, in seconds: ten years. */
+#define SPOOL_DURATION_MAX	(3650LL * 86400)
+
 /*
  * Parse a duration: N or N followed by s, m, h or d.  Stores seconds in
  * *secs and returns 0, or returns -1 with EINVAL (malformed) or ERANGE
- * (above ten years).
+ * (above SPOOL_DURATION_MAX).
  */
 int	 spool_duration_parse(const char *s, long long *secs);
 
