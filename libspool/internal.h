@@ -24,7 +24,7 @@ struct urgent {
 
 /* A claim candidate: its name is at names + off in struct spool. */
 struct cand {
-	uint64_t key;		/* priority, SEC, USEC (claim.c) */
+	uint64_t key;		/* priority, SEC, USEC (cand.c) */
 	uint32_t off;
 	uint16_t len;		/* of the name */
 	uint16_t room;		/* bytes it may use at off */
@@ -134,9 +134,20 @@ time_t	 spool__now(void);
 long long spool__mtime_ns(int fd);
 long long spool__real_ns(void);
 
-/* arrive.c: the watch of new/; claim.c: what an arrival means. */
+/* arrive.c: the watch of new/. */
 int	 spool__watch(struct spool *sp);
 void	 spool__hear(struct spool *sp, time_t now);
+
+/* cand.c: the claim candidates, and what an arrival means for them. */
+void	 spool__cand_reset(struct spool *sp);
+int	 spool__cand_hopeless(const struct spool *sp, const char *name);
+int	 spool__cand_delayed(struct spool *sp, const struct spool_name *n,
+	    time_t now);
+int	 spool__cand_add(struct spool *sp, const struct spool_name *n);
+void	 spool__cand_sort(struct spool *sp);
+int	 spool__cand_left(const struct spool *sp);
+const char *spool__cand_next(struct spool *sp, char *buf, int *urgent);
+void	 spool__cand_spread(struct spool *sp);
 void	 spool__arrived(struct spool *sp, const char *name, time_t now);
 
 /* live.c */
