@@ -268,21 +268,6 @@ spool_ready(struct spool *sp)
 	return sp->ncand > 0;
 }
 
-long long
-spool_backoff(const struct spool *sp, unsigned attempt)
-{
-	long long d = sp->cfg.backoff;
-	unsigned i;
-
-	for (i = 1; i < attempt && d < sp->cfg.backoff_max; i++)
-		d *= 2;
-	if (d > sp->cfg.backoff_max)
-		d = sp->cfg.backoff_max;
-	if (d > 1)
-		d -= (long long)arc4random_uniform((uint32_t)(d / 2 + 1));
-	return d;
-}
-
 time_t
 spool_next_due(const struct spool *sp)
 {

@@ -14,9 +14,12 @@
  * on the new name; it gives up when no matching claim is left.
  *
  * An ack with keep-done 0 unlinks the claim instead: unlinking the exact
- * name is the same compare-and-swap.
+ * name is the same compare-and-swap.  The backoff of a failed attempt,
+ * which a release by q work uses, is here too.
  */
 #include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -146,4 +149,24 @@ spool_requeue(struct spool *sp, const char *ref, long long attempts,
 	*delay = (flags & SPOOL_REQUEUE_NOW) ? 0 :
 	    spool_backoff(sp, r.attempts - r.base);
 	return spool_release(sp, ref, *delay) == -1 ? -1 : 1;
+}
+
+/*
+ * The delay before attempt number attempt + 1 after a failed one: backoff
+ * doubled per attempt up to backoff-max, less a random part of up to half
+ * (so that messages failed together spread out).
+ */
+long long
+spool_backoff(const struct spool *sp, unsigned attempt)
+{
+	long long d = sp->cfg.backoff;
+	unsigned i;
+
+	for (i = 1; i < attempt && d < sp->cfg.backoff_max; i++)
+		d *= 2;
+	if (d > sp->cfg.backoff_max)
+		d = sp->cfg.backoff_max;
+	if (d > 1)
+		d -= (long long)arc4random_uniform((uint32_t)(d / 2 + 1));
+	return d;
 }
