@@ -23,7 +23,8 @@ QCPPFLAGS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-DLIBBSD_OPENBSD_VIS -Ilibspool
 QCFLAGS = $(WARN) $(QCPPFLAGS) $(BSD_CFLAGS) $(CFLAGS)
 
-HDR = libspool/spool.h libspool/internal.h libspool/banned.h cmd/cmd.h
+HDR = libspool/spool.h libspool/internal.h libspool/banned.h cmd/cmd.h \
+	cmd/work.h
 
 LIBOBJ = libspool/name.o libspool/io.o libspool/queue.o libspool/put.o \
 	libspool/claim.o libspool/move.o libspool/sweep.o libspool/admin.o \
@@ -35,7 +36,7 @@ CMDOBJ = cmd/q.o cmd/util.o cmd/put.o cmd/take.o cmd/cat.o cmd/ack.o \
 	cmd/release.o cmd/fail.o cmd/touch.o cmd/sweep.o cmd/config.o \
 	cmd/work.o cmd/wait.o cmd/ls.o cmd/stat.o cmd/retry.o \
 	cmd/replay.o cmd/purge.o cmd/rm.o cmd/pause.o cmd/resume.o \
-	cmd/sub.o cmd/unsub.o
+	cmd/sub.o cmd/unsub.o cmd/spawn.o
 
 UNIT = tests/unit/test_name tests/unit/test_claim tests/unit/test_backoff
 

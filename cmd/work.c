@@ -16,24 +16,16 @@
  * expired leases (every Q_RECOVER_MS, busy or idle), when the worker also
  * checks that its queue is still there.
  *
- * CMD is started with vfork and exec in a process group of its own, with
- * only stdin, stdout and stderr: every descriptor of the worker is
- * close-on-exec, and what the worker inherited is closed in the child.
- * -t, a lost lease and a second signal kill the whole group.  A watchdog
- * process (below) kills the groups of running jobs if the worker dies,
- * even by SIGKILL; it holds the worker's liveness lock too, so the lock is
- * free, and the claims can be returned, only once no process of the old
- * jobs is still at work on them.
+ * Each CMD runs in a process group of its own (spawn.c), which -t, a lost
+ * lease and a second signal kill whole; a watchdog kills the groups of
+ * running jobs if the worker dies, even by SIGKILL.
  */
 #define _GNU_SOURCE
-#include <sys/mman.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <err.h>
 #include <errno.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -46,6 +38,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "work.h"
 #include "banned.h"
 
 #define SWEEP_MS	(60 * 1000)	/* all of the housekeeping, at least */
@@ -65,8 +58,6 @@ struct worker {
 	struct spool	*sp;
 	const char	*queue;
 	char		*qpath;
-	char		*cmd;		/* resolved CMD */
-	char		**argv;
 	long long	 lease, timeout, attempts, max;
 	int		 lflag, aflag;	/* -l, -a given: config does not */
 	int		 njobs, running, follow, quiet;
@@ -75,17 +66,10 @@ struct worker {
 	int		 killed_all;	/* a second signal killed the jobs */
 	long long	 lastsweep;	/* q_now_ms() */
 	long long	 lastrecover;	/* of cur/ and tmp/ only */
-	int		 lockfd;	/* our liveness lock */
 	int		 status;
 	struct job	*jobs;
 	pid_t		 self;
-	pid_t		 dog;		/* the watchdog */
-	int		 dogfd;		/* its pipe */
-	pid_t		*groups;	/* shared with it: job i's group */
-	sigset_t	 oldmask;	/* the mask CMD gets */
-	char		**env;		/* of every CMD: environ, */
-	char		*qvar;		/* Q_QUEUE= */
-	char		 vars[3][SPOOL_NAME_MAX + 16];	/* the job's */
+	struct spawner	 spawn;		/* CMD, its environment, the watchdog */
 };
 
 static void
@@ -106,219 +90,11 @@ logmsg(struct worker *w, const struct job *j, const char *fmt, ...)
 	warnx("%s: %s: %s", w->queue, j->token, buf);
 }
 
-/*
- * Find CMD as execvp(3) would, before anything is claimed: 127 if it is
- * nowhere, 126 if it cannot be run.
- */
-static int
-resolve(const char *cmd, char **out)
-{
-	const char *path, *p, *e;
-	struct stat st;
-	char *cand;
-	size_t len;
-	int denied = 0;
-
-	if (strchr(cmd, '/') != NULL) {
-		if (stat(cmd, &st) == -1) {
-			warn("%s", cmd);
-			return 127;
-		}
-		if (S_ISDIR(st.st_mode) || access(cmd, X_OK) == -1) {
-			warnx("%s: cannot execute", cmd);
-			return 126;
-		}
-		*out = q_join(cmd, NULL);
-		return 0;
-	}
-	if ((path = getenv("PATH")) == NULL)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	for (p = path;; p = e + 1) {
-		e = strchr(p, ':');
-		len = e != NULL ? (size_t)(e - p) : strlen(p);
-		if ((cand = malloc(len + strlen(cmd) + 3)) == NULL)
-			err(Q_IOERR, NULL);
-		snprintf(cand, len + strlen(cmd) + 3, "%.*s%s%s", (int)len,
-		    len == 0 ? "." : p, "/", cmd);
-		if (len == 0)
-			snprintf(cand, strlen(cmd) + 3, "./%s", cmd);
-		if (stat(cand, &st) == 0 && !S_ISDIR(st.st_mode)) {
-			if (access(cand, X_OK) == 0) {
-				*out = cand;
-				return 0;
-			}
-			denied = 1;
-		}
-		free(cand);
-		if (e == NULL)
-			break;
-	}
-	if (denied) {
-		warnx("%s: cannot execute", cmd);
-		return 126;
-	}
-	warnx("%s: command not found", cmd);
-	return 127;
-}
-
 static void
 title(struct worker *w)
 {
 	setproctitle("%s: %d running, %lld done%s", w->queue, w->running,
 	    w->started - w->running, w->stopping ? ", stopping" : "");
-}
-
-/*
- * The watchdog, forked once.  The worker keeps the process group of each
- * running job in a slot of a shared mapping, set when it starts the job
- * and cleared before it reaps it (until the reap the group's ID cannot be
- * reused); no system call, no wake-up.  The watchdog sleeps in read() on a
- * pipe whose only writer is the worker: end of file means the worker is
- * gone, however it died, and the watchdog kills the groups still listed.
- * It shares the worker's liveness lock (the same open file), which is
- * free only when both are gone: so no process of an old job is at work on
- * a message that a sweeper has returned.  Never returns.
- */
-static void
-watchdog(struct worker *w, int rfd)
-{
-	char c;
-	int i, r, l;
-
-	(void)setpgid(0, 0);	/* no terminal signals */
-	if ((r = fcntl(rfd, F_DUPFD, 10)) == -1 ||
-	    (l = fcntl(w->lockfd, F_DUPFD, 10)) == -1 ||
-	    dup2(r, 3) == -1 || dup2(l, 4) == -1)
-		_exit(1);
-	closefrom(5);
-	setproctitle("%s: watchdog", w->queue);
-	while (read(3, &c, 1) == -1 && errno == EINTR)
-		;
-	for (i = 0; i < w->njobs; i++)
-		if (__atomic_load_n(&w->groups[i], __ATOMIC_SEQ_CST) > 0)
-			(void)kill(-w->groups[i], SIGKILL);
-	_exit(0);
-}
-
-static int
-watchdog_start(struct worker *w)
-{
-	int p[2];
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) == -1)
-		return -1;
-	if ((pid = fork()) == -1) {
-		(void)close(p[0]);
-		(void)close(p[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		(void)close(p[1]);
-		(void)signal(SIGINT, SIG_IGN);
-		(void)signal(SIGTERM, SIG_IGN);
-		(void)signal(SIGHUP, SIG_IGN);
-		(void)sigprocmask(SIG_SETMASK, &w->oldmask, NULL);
-		watchdog(w, p[0]);
-	}
-	(void)close(p[0]);
-	w->dog = pid;
-	w->dogfd = p[1];
-	return 0;
-}
-
-/* Job slot i runs process group pgid now (0: none). */
-static void
-tell(struct worker *w, struct job *j, pid_t pgid)
-{
-	__atomic_store_n(&w->groups[j - w->jobs], pgid, __ATOMIC_SEQ_CST);
-}
-
-/*
- * CMD's environment: ours without any Q_ variable of a job, then those of
- * the job at hand, formatted into w->vars before each start (vfork
- * returns once CMD runs, so the buffers serve every job in turn).
- */
-static void
-environment_init(struct worker *w)
-{
-	static const char *const names[] = { "Q_QUEUE=", "Q_ID=",
-	    "Q_ATTEMPT=", "Q_ENQUEUED=" };
-	extern char **environ;
-	size_t n, k = 0, v;
-
-	for (n = 0; environ[n] != NULL; n++)
-		;
-	if ((w->env = reallocarray(NULL, n + 5, sizeof(*w->env))) == NULL ||
-	    asprintf(&w->qvar, "Q_QUEUE=%s", w->qpath) == -1)
-		err(Q_IOERR, NULL);
-	for (n = 0; environ[n] != NULL; n++) {
-		for (v = 0; v < 4; v++)
-			if (strncmp(environ[n], names[v], strlen(names[v])) ==
-			    0)
-				break;
-		if (v == 4)
-			w->env[k++] = environ[n];
-	}
-	w->env[k++] = w->qvar;
-	w->env[k++] = w->vars[0];
-	w->env[k++] = w->vars[1];
-	w->env[k++] = w->vars[2];
-	w->env[k] = NULL;
-}
-
-static void
-environment(struct worker *w, const struct job *j)
-{
-	snprintf(w->vars[0], sizeof(w->vars[0]), "Q_ID=%.*s",
-	    (int)j->m.n.idlen, j->m.n.name);
-	snprintf(w->vars[1], sizeof(w->vars[1]), "Q_ATTEMPT=%u",
-	    j->m.n.attempts - j->m.n.base);
-	snprintf(w->vars[2], sizeof(w->vars[2]), "Q_ENQUEUED=%lld",
-	    (long long)j->m.n.sec);
-}
-
-/*
- * Start CMD with the message open as fd for its stdin.  vfork(2) rather
- * than posix_spawn(3): the child has only to join a process group of its
- * own, restore the signal mask and the two signals q ignores, take fd as
- * stdin and exec (every other descriptor is close-on-exec: see
- * cloexec()); glibc's posix_spawn also maps a stack for each child and
- * resets the disposition of every signal one system call at a time, a
- * tenth of the cost of a job as short as true(1).  Until it execs, the
- * child shares the worker's memory (the worker is suspended meanwhile)
- * and reports a failure there.  q work installs no signal handler (it
- * reads signals from a signalfd), so none can run in the child either.
- * Returns the pid, or -1 with errno.
- */
-static pid_t
-spawn(struct worker *w, int fd)
-{
-	volatile int fail = 0;
-	struct sigaction dfl;
-	pid_t pid;
-
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	if ((pid = vfork()) == 0) {
-		if (setpgid(0, 0) == -1 ||
-		    sigaction(SIGPIPE, &dfl, NULL) == -1 ||
-		    sigaction(SIGXFSZ, &dfl, NULL) == -1 ||
-		    sigprocmask(SIG_SETMASK, &w->oldmask, NULL) == -1 ||
-		    (fd == STDIN_FILENO ? fcntl(fd, F_SETFD, 0) :
-		    dup2(fd, STDIN_FILENO)) == -1 ||
-		    execve(w->cmd, w->argv, w->env) == -1)
-			fail = errno;
-		_exit(127);
-	}
-	if (pid == -1)
-		return -1;
-	if (fail != 0) {
-		(void)waitpid(pid, NULL, 0);
-		errno = fail;
-		return -1;
-	}
-	return pid;
 }
 
 static int
@@ -327,17 +103,16 @@ start(struct worker *w, struct job *j)
 	pid_t pid;
 
 	q_token(&j->m.n, j->token, sizeof(j->token));
-	environment(w, j);
 	/* stdin: the claim's own open of the message, the job's alone */
 	(void)fcntl(j->m.fd, F_SETFL, 0);	/* drop O_NONBLOCK */
-	pid = spawn(w, j->m.fd);
+	pid = spawn_job(&w->spawn, &j->m.n, j->m.fd);
 	(void)close(j->m.fd);
 	j->m.fd = -1;
 	if (pid == -1) {
-		warn("%s: %s: %s", w->queue, j->token, w->cmd);
+		warn("%s: %s: %s", w->queue, j->token, w->spawn.cmd);
 		return -1;
 	}
-	tell(w, j, pid);
+	spawn_tell(&w->spawn, (int)(j - w->jobs), pid);
 	j->pid = pid;
 	j->start = q_now_ms();
 	j->renew = j->start + w->lease * 1000 / 3;
@@ -429,16 +204,14 @@ reap(struct worker *w)
 		pid = si.si_pid;
 		for (i = 0; i < w->njobs; i++)
 			if (w->jobs[i].pid == pid)
-				tell(w, &w->jobs[i], 0);
+				spawn_tell(&w->spawn, i, 0);
 		if (waitpid(pid, &ws, 0) != pid)
 			break;
-		if (pid == w->dog) {
+		if (pid == w->spawn.dog) {
 			warnx("%s: the watchdog died; starting another",
 			    w->queue);
-			(void)close(w->dogfd);
-			w->dog = 0;
-			w->dogfd = -1;
-			if (watchdog_start(w) == -1)
+			w->spawn.dog = 0;
+			if (spawn_watchdog(&w->spawn) == -1)
 				warn("%s: watchdog", w->queue);
 			continue;
 		}
@@ -667,34 +440,6 @@ signalled(struct worker *w, int sfd)
 	} while (n == (ssize_t)sizeof(si));
 }
 
-/*
- * What the worker inherited, CMD does not: make every descriptor from 3 up
- * close-on-exec (the worker's own are already), once, rather than closing
- * them in each child.
- */
-static void
-cloexec(void)
-{
-	struct dirent *de;
-	long fd, max;
-	DIR *d;
-
-	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
-		return;
-	if ((d = opendir("/proc/self/fd")) != NULL) {
-		while ((de = readdir(d)) != NULL)
-			if ((fd = strtol(de->d_name, NULL, 10)) >= 3 &&
-			    fd != dirfd(d))
-				(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
-		(void)closedir(d);
-		return;
-	}
-	if ((max = sysconf(_SC_OPEN_MAX)) == -1 || max > 65536)
-		max = 65536;
-	for (fd = 3; fd < max; fd++)
-		(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
-}
-
 static int
 loop(struct worker *w)
 {
@@ -711,22 +456,20 @@ loop(struct worker *w)
 	/* a closed terminal stops it too, unless run under nohup(1) */
 	if (sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN)
 		sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, &w->oldmask) == -1 ||
+	if (sigprocmask(SIG_BLOCK, &mask, &w->spawn.oldmask) == -1 ||
 	    (sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
 		warn("signals");
 		return Q_IOERR;
 	}
-	w->dogfd = -1;
-	cloexec();
-	environment_init(w);
+	w->spawn.nslots = w->njobs;
+	w->spawn.queue = w->queue;
+	spawn_init(&w->spawn, w->qpath);
 	/* before the watchdog, which shares it, and before the first sweep */
-	if ((w->lockfd = spool_live(w->sp)) == -1) {
+	if ((w->spawn.lockfd = spool_live(w->sp)) == -1) {
 		warn("%s: liveness lock", w->queue);
 		return q_status(errno);
 	}
-	w->groups = mmap(NULL, (size_t)w->njobs * sizeof(*w->groups),
-	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (w->groups == MAP_FAILED || watchdog_start(w) == -1) {
+	if (spawn_watchdog(&w->spawn) == -1) {
 		warn("%s: watchdog", w->queue);
 		return Q_IOERR;
 	}
@@ -772,10 +515,7 @@ loop(struct worker *w)
 	}
 	(void)close(sfd);
 	/* the watchdog sees the end of its pipe, and has nothing to kill */
-	(void)close(w->dogfd);
-	(void)waitpid(w->dog, NULL, 0);
-	free(w->env);
-	free(w->qvar);
+	spawn_end(&w->spawn);
 	return w->status;
 }
 
@@ -856,11 +596,11 @@ cmd_work(int argc, char *argv[])
 	if (argc < 2)
 		return q_usage(0);
 	w.queue = argv[0];
-	w.argv = argv + 1;
-	if ((status = resolve(argv[1], &w.cmd)) != 0)
+	w.spawn.argv = argv + 1;
+	if ((status = spawn_resolve(argv[1], &w.spawn.cmd)) != 0)
 		return status;
 	if ((status = q_open(w.queue, 0, &w.sp)) != Q_OK) {
-		free(w.cmd);
+		free(w.spawn.cmd);
 		return status;
 	}
 	w.qpath = q_queuepath(w.queue);
@@ -877,6 +617,6 @@ cmd_work(int argc, char *argv[])
 	spool_close(w.sp);
 	free(w.jobs);
 	free(w.qpath);
-	free(w.cmd);
+	free(w.spawn.cmd);
 	return status;
 }
