@@ -162,7 +162,7 @@ spool_backoff(const struct spool *sp, unsigned attempt)
 	long long d = sp->cfg.backoff;
 	unsigned i;
 
-	for (i = 1; i < attempt && d < sp->cfg.backoff_max; i++)
+	for (i = 1; i < attempt && d > 0 && d < sp->cfg.backoff_max; i++)
 		d *= 2;
 	if (d > sp->cfg.backoff_max)
 		d = sp->cfg.backoff_max;
