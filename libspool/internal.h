@@ -165,16 +165,14 @@ int	 spool__tmp_live(struct livecheck *lc, const struct spool_name *n);
 int	 spool__sweep_live(struct livecheck *lc);
 void	 spool__check_done(struct livecheck *lc);
 
-/* id.c */
-int	 spool__new_id(struct spool *sp, struct spool_name *n);
-
-/* claim.c */
+/* find.c */
 int	 spool__parse_ref(struct spool *sp, const char *ref,
 	    struct spool_name *r);
 int	 spool__find(struct spool *sp, const struct spool_name *r,
 	    unsigned mask, struct spool_name *out, enum spool_state *st);
 
-/* put.c */
+/* put.c: a fresh ID (a name in tmp/), and a message's name in new/ */
+int	 spool__new_id(struct spool *sp, struct spool_name *n);
 int	 spool__newname(const struct spool_batch *b, const struct spool_name *n,
 	    struct spool_name *out);
 

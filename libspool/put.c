@@ -8,7 +8,9 @@
  * of several messages is committed as a group: its files are written
  * without a sync each, then one syncfs(2) of the file system makes them
  * all durable (it reports any write-back error since the queue was
- * opened) before the first is renamed into new/.  A crash
+ * opened) before the first is renamed into new/.  syncfs reports
+ * write-back errors only from Linux 5.8 on: on an older kernel each file
+ * of a batch is fdatasynced as it is written instead.  A crash
  * at any point leaves at most a file in tmp/, which nobody else looks at
  * and sweep removes after 36 hours; a reader of new/ never sees a partial
  * message.  If committing fails halfway the messages already renamed stay
@@ -20,6 +22,8 @@
  * the impossible collision, which just takes the next sequence number.
  */
 #define _GNU_SOURCE	/* syncfs */
+#include <sys/utsname.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +80,24 @@ spool_batch_begin(struct spool *sp, const struct spool_putopt *opt)
 	return b;
 }
 
+/*
+ * Does syncfs(2) report write-back errors (Linux 5.8 and later)?  Else
+ * a batch cannot be committed by one, and each file is synced instead.
+ */
+static int
+groupsync(void)
+{
+	static int known = -1;
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (known == -1)
+		known = uname(&u) == 0 &&
+		    sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+		    (major > 5 || (major == 5 && minor >= 8));
+	return known;
+}
+
 static int
 add(struct spool_batch *b, const void *buf, size_t len, int fd)
 {
@@ -106,7 +128,7 @@ add(struct spool_batch *b, const void *buf, size_t len, int fd)
 		 * commit syncs the file system once for all of them.
 		 */
 		if (spool__write(sp, sp->dfd[SPOOL_TMP], n->name, buf, len, fd,
-		    b->nosync || b->n > 0) == 0)
+		    b->nosync || (b->n > 0 && groupsync())) == 0)
 			break;
 		if (errno != EEXIST)
 			return -1;
@@ -211,7 +233,8 @@ deliverall(struct spool_batch *b)
 	int r;
 
 	/* a batch is made durable at once, before anything is visible */
-	if (b->n > 1 && !b->nosync && syncfs(b->sp->dfd[SPOOL_TMP]) == -1)
+	if (b->n > 1 && !b->nosync && groupsync() &&
+	    syncfs(b->sp->dfd[SPOOL_TMP]) == -1)
 		return -1;
 
 	if ((r = spool__fanout(b)) != 0)

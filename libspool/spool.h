@@ -222,9 +222,11 @@ int	 spool_batch_add(struct spool_batch *b, const void *buf, size_t len);
 int	 spool_batch_add_fd(struct spool_batch *b, int fd);
 
 /*
- * Make every message added so far visible in new/ and durable: each file
- * was fdatasynced when written; now each is renamed into new/ and new/ is
- * fsynced once.  Returns 0, or -1 with errno; then spool_batch_count() says
+ * Make every message added so far visible in new/ and durable: a batch
+ * of one was fdatasynced as it was written; a larger one is made durable
+ * now by one syncfs(2) (on Linux before 5.8, whose syncfs does not report
+ * write-back errors, each file was fdatasynced as it was written
+ * instead); then each is renamed into new/ and new/ is fsynced once.  Returns 0, or -1 with errno; then spool_batch_count() says
  * how many of the first messages are in new/ and durable (the others are
  * removed).
  *

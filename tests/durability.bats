@@ -111,6 +111,21 @@ printed_in() {
 	assert_output $'ok rule 1 new 3\nok rule 2 new 3'
 }
 
+@test "put of a batch of 3 where syncfs reports no write-back errors (Linux before 5.8): each file fdatasynced, no syncfs" {
+	command -v setarch >/dev/null || skip "needs setarch"
+	q put -m old jobs >/dev/null
+	# the kernel as uname(2) tells it: 2.6
+	strace -f -y -tt -o "$TRACE" -E ASAN_OPTIONS=detect_leaks=0 \
+		setarch --uname-2.6 q put -m a -m b -m c jobs \
+		>"$BATS_TEST_TMPDIR/out"
+	printed_in jobs
+	check
+	assert_success
+	assert_output $'ok rule 1 new 3\nok rule 2 new 3'
+	assert_equal "$(grep -c 'syncfs(' "$TRACE")" 0
+	assert_equal "$(grep -c 'fdatasync(' "$TRACE")" 3
+}
+
 @test "put -l of 500 lines" {
 	q put -m old jobs >/dev/null
 	seq 500 | traced -- put -l jobs
