@@ -70,7 +70,7 @@ spool__hear(struct spool *sp, time_t now)
 		return;
 	while ((len = read(sp->nfd, u.buf, sizeof(u.buf))) > 0)
 		for (off = 0; off < (size_t)len; off += sizeof(*ev) + ev->len) {
-			ev = (const struct inotify_event *)(void *)(u.buf + off);
+			ev = (const void *)(u.buf + off);
 			if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED))
 				sp->lost = 1;
 			if (ev->mask & IN_IGNORED)

@@ -148,9 +148,9 @@ next:
 	return r;
 }
 
-/* A directory changed in the last EACH_QUIET ms may change again unseen. */
+/* A directory changed in the last SPOOL_QUIET_MS may change again unseen. */
 #define EACH_TRIES	4
-#define EACH_QUIET	SPOOL_QUIET_MS
+#define QUIET_NS	(SPOOL_QUIET_MS * 1000000LL)
 
 int
 spool_each(struct spool *sp, unsigned mask, unsigned flags,
@@ -179,7 +179,7 @@ spool_each(struct spool *sp, unsigned mask, unsigned flags,
 		 * Read again what changed since its look began, or had
 		 * changed so shortly before that a change in the same tick
 		 * of the file system's clock would not show; once it has
-		 * been quiet for EACH_QUIET ms, its stamp can be trusted.
+		 * been quiet for SPOOL_QUIET_MS, its stamp can be trusted.
 		 */
 		again = 0;
 		wait = 0;
@@ -187,14 +187,12 @@ spool_each(struct spool *sp, unsigned mask, unsigned flags,
 			if (!(todo & (1U << st)))
 				continue;
 			t = spool__mtime_ns(sp->dfd[st]);
-			if (t != before[st] ||
-			    at[st] - t < EACH_QUIET * 1000000LL) {
-				again |= 1U << st;
-				if (t + EACH_QUIET * 1000000LL - spool__real_ns()
-				    > wait)
-					wait = t + EACH_QUIET * 1000000LL -
-					    spool__real_ns();
-			}
+			if (t == before[st] && at[st] - t >= QUIET_NS)
+				continue;
+			again |= 1U << st;
+			/* until it has been quiet for QUIET_NS */
+			if ((t += QUIET_NS - spool__real_ns()) > wait)
+				wait = t;
 		}
 		if (again != 0 && wait > 0) {
 			ts.tv_sec = wait / 1000000000;

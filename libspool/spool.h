@@ -226,9 +226,9 @@ int	 spool_batch_add_fd(struct spool_batch *b, int fd);
  * of one was fdatasynced as it was written; a larger one is made durable
  * now by one syncfs(2) (on Linux before 5.8, whose syncfs does not report
  * write-back errors, each file was fdatasynced as it was written
- * instead); then each is renamed into new/ and new/ is fsynced once.  Returns 0, or -1 with errno; then spool_batch_count() says
- * how many of the first messages are in new/ and durable (the others are
- * removed).
+ * instead); then each is renamed into new/ and new/ is fsynced once.
+ * Returns 0, or -1 with errno; then spool_batch_count() says how many of
+ * the first messages are in new/ and durable (the others are removed).
  *
  * With a key (opt->key) the batch must hold exactly one message (EINVAL
  * otherwise).  If the key was recorded within the queue's dedup window,
