@@ -78,18 +78,18 @@ cmd_cat(int argc, char *argv[])
 		return status;
 	for (i = 1; i < argc; i++) {
 		if ((fd = openref(sp, argv[i])) == -1) {
-			status = q_worse(status, q_referr(sp, argv[0],
+			status = q_first_failure(status, q_referr(sp, argv[0],
 			    argv[i], errno, "no such message"));
 			continue;
 		}
 		if (copy(fd) == -1) {
 			if (errno == 0) {	/* stdout is gone: stop */
 				(void)close(fd);
-				status = q_worse(status, Q_IOERR);
+				status = q_first_failure(status, Q_IOERR);
 				break;
 			}
 			warn("%s: %s", argv[0], argv[i]);
-			status = q_worse(status, q_status(errno));
+			status = q_first_failure(status, q_status(errno));
 		}
 		(void)close(fd);
 	}

@@ -43,7 +43,7 @@ int	 cmd_work(int, char *[]);
 /* util.c */
 int	 q_usage(int help);
 int	 q_status(int errnum);
-int	 q_worse(int status, int other);
+int	 q_first_failure(int status, int other);
 char	*q_join(const char *dir, const char *name);
 char	*q_qdir(void);
 int	 q_open(const char *queue, int flags, struct spool **spp);

@@ -180,7 +180,7 @@ enqueue(const char *queue, const struct spool_putopt *opt,
 			warnx("%s: subs/%s: not a queue, skipped", queue, sub);
 		else
 			warnc(e, "%s: subs/%s", queue, sub);
-		status = q_worse(status, e == ENOTDIR ? Q_NOINPUT :
+		status = q_first_failure(status, e == ENOTDIR ? Q_NOINPUT :
 		    q_status(e));
 	}
 	for (i = 0; i < spool_batch_count(b); i++)
@@ -190,7 +190,7 @@ enqueue(const char *queue, const struct spool_putopt *opt,
 		warn("%s: stdout: enqueued all the same: %s%s", queue,
 		    n > 0 ? spool_batch_id(b, 0) : "nothing",
 		    n > 1 ? " and the messages after it" : "");
-		status = q_worse(status, Q_IOERR);
+		status = q_first_failure(status, Q_IOERR);
 	}
 out:
 	spool_batch_free(b);

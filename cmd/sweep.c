@@ -70,7 +70,7 @@ report(void *arg, enum spool_event ev, enum spool_state st, const char *name,
 		else
 			warnc(errnum, "%s: %s/%s", c->queue,
 			    spool_state_name(st), vname);
-		c->status = q_worse(c->status, q_status(errnum));
+		c->status = q_first_failure(c->status, q_status(errnum));
 		return;
 	}
 	printf("%s: %s/%s: %s\n", c->queue, spool_state_name(st), vname, what);
@@ -84,7 +84,7 @@ sweep(const char *queue, struct spool *sp, void *arg)
 	if (spool_sweep(sp, c.dryrun ? SPOOL_SWEEP_DRYRUN : 0, report,
 	    &c) == -1) {
 		warn("%s", queue);
-		c.status = q_worse(c.status, q_status(errno));
+		c.status = q_first_failure(c.status, q_status(errno));
 	}
 	return c.status;
 }

@@ -56,7 +56,7 @@ q_status(int errnum)
 
 /* Of several failures of one command, the first decides the status. */
 int
-q_worse(int status, int other)
+q_first_failure(int status, int other)
 {
 	return status != Q_OK ? status : other;
 }
@@ -268,7 +268,7 @@ q_finish(int status)
 {
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		warn("stdout");
-		return q_worse(status, Q_IOERR);
+		return q_first_failure(status, Q_IOERR);
 	}
 	return status;
 }
@@ -315,8 +315,8 @@ q_each(int argc, char *argv[], q_refop *fn, void *arg, const char *enoent)
 		return status;
 	for (i = 1; i < argc; i++)
 		if (fn(sp, argv[i], arg) == -1)
-			status = q_worse(status, q_referr(sp, argv[0], argv[i],
-			    errno, enoent));
+			status = q_first_failure(status, q_referr(sp,
+			    argv[0], argv[i], errno, enoent));
 	spool_close(sp);
 	return q_finish(status);
 }
@@ -426,11 +426,12 @@ q_allqueues(q_queueop *fn, void *arg)
 			continue;
 		path = q_join(qdir, de->d_name);
 		if ((sp = spool_open(path, 0)) != NULL) {
-			status = q_worse(status, fn(de->d_name, sp, arg));
+			status = q_first_failure(status,
+			    fn(de->d_name, sp, arg));
 			spool_close(sp);
 		} else if ((errno != ENOENT && errno != ENOTDIR) ||
 		    (errno == ENOTDIR && q_isqueuedir(path)))
-			status = q_worse(status, q_open(path, 0, &sp));
+			status = q_first_failure(status, q_open(path, 0, &sp));
 		free(path);
 	}
 	(void)closedir(d);
@@ -447,7 +448,7 @@ q_queues(int argc, char *argv[], q_queueop *fn, void *arg)
 	if (argc == 0)
 		return q_allqueues(fn, arg);
 	for (i = 0; i < argc; i++)
-		status = q_worse(status, q_onequeue(argv[i], fn, arg));
+		status = q_first_failure(status, q_onequeue(argv[i], fn, arg));
 	return status;
 }
 
