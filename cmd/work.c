@@ -125,9 +125,9 @@ start(struct worker *w, struct job *j)
 	return 0;
 }
 
-/* Give a message back for another try, or to failed/ when out of tries. */
+/* Give a message back for another try (spool_requeue), or to failed/. */
 static void
-retry(struct worker *w, struct job *j, const char *why, int temporary)
+requeue(struct worker *w, struct job *j, const char *why, int temporary)
 {
 	long long delay;
 	char d[32];
@@ -181,7 +181,7 @@ finish(struct worker *w, struct job *j, int ws)
 			logmsg(w, j, "exit 100, but %s", errno == ENOENT ?
 			    "the lease was lost" : strerror(errno));
 	} else
-		retry(w, j, why, (code == 75 || code == 111) &&
+		requeue(w, j, why, (code == 75 || code == 111) &&
 		    !j->timedout);
 	j->pid = 0;
 	w->running--;

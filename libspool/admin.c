@@ -94,12 +94,13 @@ spool_stats(struct spool *sp, struct spool_stats *out)
 }
 
 /*
- * Move message n from st to new/ with a fresh attempt budget.  a= stays:
+ * Move message n from st to new/ with a fresh attempt budget (retry and
+ * replay; not a requeue, which spends one).  a= stays:
  * the budget begins again at b=, so that the next claim's token, ID,a=N,
  * is one no earlier claim of the message ever had (q(5)).
  */
 static int
-renew(struct spool *sp, enum spool_state st, const struct spool_name *n)
+fresh(struct spool *sp, enum spool_state st, const struct spool_name *n)
 {
 	struct spool_name dst = *n;
 
@@ -128,7 +129,7 @@ back(struct spool *sp, const char *ref, enum spool_state st)
 		errno = ENOENT;
 		return -1;
 	}
-	return renew(sp, st, &n);
+	return fresh(sp, st, &n);
 }
 
 int
@@ -200,7 +201,7 @@ bulk1(void *arg, const struct spool_entry *e)
 	if (b->del)
 		r = unlinkat(b->sp->dfd[b->st], e->n.name, 0);
 	else
-		r = renew(b->sp, b->st, &e->n);
+		r = fresh(b->sp, b->st, &e->n);
 	if (r == 0)
 		b->n++;
 	else if (errno != ENOENT) {
