@@ -504,6 +504,19 @@ due_of() {
 	assert_equal "$wstatus" 0
 }
 
+@test "-f with a backlog: an urgent delayed message runs soon after it falls due, not after the backlog" {
+	seq 40 | q put -l jobs >/dev/null
+	q put -d 1 -p 0 -m urgent jobs >/dev/null
+	bgwork -f jobs sh -c 'b=$(cat); echo "$b" >>"$D/bodies"; sleep 0.1'
+	waitfor atleast 41 lines_of "$D/bodies"
+	kill -TERM "$wpid"
+	reapworker
+	# at 0.1 s or more a job, the backlog takes 4 s or more; due at 1 s,
+	# it is found by the next look at new/, a second after the last
+	at=$(grep -nx urgent "$D/bodies" | cut -d: -f1)
+	[ -n "$at" ] && [ "$at" -le 30 ] || fail "urgent ran as job ${at:-never}"
+}
+
 # --- signals ---------------------------------------------------------------
 
 @test "SIGTERM: no more claims, the running job completes, exit 0" {
