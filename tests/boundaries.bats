@@ -343,7 +343,7 @@ reapworker() {
 	cat "$log"
 	echo "$stderr"
 	assert_equal "$status" 0
-	grep -q "^[0-9]* renameat2(.*\"$id,a=1,l=.*EIO.*(INJECTED)" "$log" ||
+	grep -q "^[0-9]* *renameat2(.*\"$id,a=1,l=.*EIO.*(INJECTED)" "$log" ||
 		fail "no renewal of the claim failed"
 	# q(1): the worker sends SIGTERM and leaves the message alone,
 	# whatever the job's exit status
