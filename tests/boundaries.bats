@@ -24,19 +24,25 @@ setup() {
 	LOG="$BATS_TEST_TMPDIR/log"
 }
 
+# Sleep until 50 ms into the next wall-clock second (time(2) may lag a
+# clock tick).
+next_second() {
+	local ns w
+	ns=$(date +%N)
+	w=$((1050000000 - 10#$ns))
+	sleep "$((w / 1000000000)).$(printf '%09d' $((w % 1000000000)))"
+}
+
 # Run the function $1 (which sets up a fresh queue), then the function
 # $2 from the start of a wall-clock second, that second in $NOW, until a
 # run of $2 begins and ends within it (at most 10 runs).  Fails only if
 # every run straddled a second boundary, which takes a machine that
 # stalls for a second each time.
 in_one_second() {
-	local i ns w
+	local i
 	for ((i = 1; i <= 10; i++)); do
 		"$1"
-		ns=$(date +%N)
-		# 50 ms into the next second: time(2) may lag a clock tick
-		w=$((1050000000 - 10#$ns))
-		sleep "$((w / 1000000000)).$(printf '%09d' $((w % 1000000000)))"
+		next_second
 		NOW=$(date +%s)
 		"$2"
 		[ "$(date +%s)" = "$NOW" ] && return 0
@@ -205,6 +211,107 @@ lease_now() {
 	assert_equal "$(names jobs cur | grep -c -F -- "w=999999@$other")" 1
 	run -0 q stat jobs
 	assert_line --regexp '^  cur +2 +[0-9]+B +0 expired$'
+}
+
+@test "a tmp/ file of another host's writer is judged by its age only, never by the locks here" {
+	a=$(q put -m a jobs)
+	host=$(host_of "$a")
+	other=elsewhere.example
+	[ "$host" != "$other" ]
+	# a PID that no process holds: a writer of this host by that PID is
+	# dead; one of another host tells nothing here
+	sh -c 'exit 0' &
+	dead=$!
+	wait "$dead"
+	t=$(($(date +%s) - 3600))
+	remote="$t.000001.${dead}_1.$other"
+	here="$t.000002.${dead}_2.$host"
+	printf 'half' >"$QDIR/jobs/tmp/$remote"
+	printf 'half' >"$QDIR/jobs/tmp/$here"
+	touch -d '1 hour ago' "$QDIR/jobs/tmp/$remote" "$QDIR/jobs/tmp/$here"
+	run -0 --separate-stderr q sweep jobs
+	assert_output "jobs: tmp/$here: writer gone, removed"
+	assert_equal "$(names jobs tmp)" "$remote"
+	# past 36 hours it is stale, whoever wrote it
+	touch -d '37 hours ago' "$QDIR/jobs/tmp/$remote"
+	run -0 --separate-stderr q sweep jobs
+	assert_output "jobs: tmp/$remote: stale, removed"
+	assert_equal "$(count jobs tmp)" 0
+	assert_equal "$(names jobs new)" "$a"
+}
+
+# --- keys/: a dedup key holds through the last second of its window -----
+
+# A fresh queue with dedup 100s and one message put with key k1, $first;
+# the record's path in $rec.
+keyed_message() {
+	rm -rf "$QDIR/jobs"
+	q put -m seed jobs >/dev/null
+	q config jobs dedup 100s
+	first=$(q put -k k1 -m one jobs)
+	rec="$QDIR/jobs/keys/$(printf k1 | sha256sum | cut -c1-64)"
+	[ -f "$rec" ] || fail "no record $rec"
+}
+
+# The key recorded 100 s ago, then 101 s ago: put -k with it each time.
+key_at_window_end() {
+	touch -d "@$((NOW - 100))" "$rec"
+	run --separate-stderr q put -k k1 -m two jobs
+	put1=("$status" "$output")
+	new1=$(count jobs new)
+	touch -d "@$((NOW - 101))" "$rec"
+	run --separate-stderr q put -k k1 -m three jobs
+	put2=("$status" "$output")
+	new2=$(count jobs new)
+}
+
+@test "dedup: a key recorded exactly the window ago still holds; a second more and it is forgotten" {
+	in_one_second keyed_message key_at_window_end
+	assert_equal "${put1[0]}" 0
+	assert_equal "${put1[1]}" "$first"
+	assert_equal "$new1" 2
+	assert_equal "${put2[0]}" 0
+	[[ ${put2[1]} =~ $ID_RE ]] || fail "not an ID: ${put2[1]}"
+	[ "${put2[1]}" != "$first" ] || fail "still deduplicated a second past the window"
+	assert_equal "$new2" 3
+	assert_equal "$(cat "$rec")" "${put2[1]}"
+}
+
+# --- done/: kept for keep-done, removed in the second it runs out -------
+
+# A fresh queue with keep-done 1s and one claimed message, token $tok.
+one_claim() {
+	rm -rf "$QDIR/jobs"
+	q put -m x jobs >/dev/null
+	q config jobs keep-done 1s
+	tok=$(q take jobs)
+}
+
+@test "keep-done 1s: a message acked this second is kept by a sweep now and removed by one next second" {
+	# each sweep must run within its second: at most 10 tries
+	for ((k = 1; k <= 10; k++)); do
+		one_claim
+		next_second
+		NOW=$(date +%s)
+		q ack jobs "$tok"
+		run --separate-stderr q sweep jobs
+		sweep1=("$status" "$output")
+		done1=$(count jobs done)
+		[ "$(date +%s)" = "$NOW" ] || continue
+		next_second
+		run --separate-stderr q sweep jobs
+		sweep2=("$status" "$output")
+		done2=$(count jobs done)
+		[ "$(date +%s)" = $((NOW + 1)) ] && break
+		echo "# try $k: a sweep ran outside its second; again"
+	done
+	((k <= 10)) || fail "no try fitted its sweeps into their seconds"
+	assert_equal "${sweep1[0]}" 0
+	assert_equal "${sweep1[1]}" ""
+	assert_equal "$done1" 1
+	assert_equal "${sweep2[0]}" 0
+	assert_equal "${sweep2[1]}" "jobs: done/$tok: past retention, removed"
+	assert_equal "$done2" 0
 }
 
 # --- backoff: d= of a failed run within the documented bounds ------------

@@ -6,8 +6,6 @@
 
 load helper
 
-ID_RE='^[0-9]{10}\.[0-9]{6}\.[0-9]+_[0-9]+\.[A-Za-z0-9.-]+$'
-
 # Hex SHA-256 of the bytes of $1: the name of its record in keys/.
 keyhash() {
 	printf '%s' "$1" | sha256sum | cut -c1-64

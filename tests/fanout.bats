@@ -162,3 +162,24 @@ settled() {
 	assert_equal "$(count ev new)" 1
 	assert_equal "$(cat "$T"/new/*)" one
 }
+
+@test "a subscriber whose delivery fails halfway keeps none of the batch; the other gets all of it" {
+	require_strace
+	require_renameat2
+	# the second link is the second message to the subscriber served first
+	run --separate-stderr env ASAN_OPTIONS=detect_leaks=0 strace -f -qq \
+		-o /dev/null -e inject=linkat:error=ENOSPC:when=2 \
+		q put -m a -m b ev
+	assert_equal "$status" 74
+	[[ $stderr =~ ^"q put: ev: subs/"(s[12])": No space left on device"$ ]] ||
+		fail "stderr: $stderr"
+	bad=${BASH_REMATCH[1]}
+	good=s1
+	[ "$bad" = s1 ] && good=s2
+	assert_equal "$(count "$bad" new)" 0
+	assert_equal "$(count "$good" new)" 2
+	assert_equal "$(names "$good" new)" "$(printf '%s\n' "${lines[@]}" | LC_ALL=C sort)"
+	assert_equal "$(count ev tmp)" 0
+	assert_equal "$(count ev fan)" 0
+	assert_equal "$(count ev new)" 0
+}

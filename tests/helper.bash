@@ -11,6 +11,9 @@ bats_load_library bats-file
 ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 PATH="${Q_TEST_BIN:-$ROOT}:$PATH"
 
+# A message ID, as q prints it (q(5)).
+ID_RE='^[0-9]{10}\.[0-9]{6}\.[0-9]+_[0-9]+\.[A-Za-z0-9.-]+$'
+
 setup() {
 	export QDIR="$BATS_TEST_TMPDIR/spool"
 	unset XDG_STATE_HOME

@@ -6,8 +6,6 @@
 
 load helper
 
-ID_RE='^[0-9]{10}\.[0-9]{6}\.[0-9]+_[0-9]+\.[A-Za-z0-9.-]+$'
-
 teardown() {
 	if [ -n "${MNT:-}" ] && mountpoint -q "$MNT"; then
 		umount "$MNT"

@@ -31,12 +31,14 @@ BEGIN {
 	#   1: a file renamed or linked into it is synced first
 	#   2: an entry made in it is fsynced before success
 	#   3: the directory itself, when made, is fsynced into its parent
+	#   4: an entry made in it is fsynced before it is linked or renamed
+	#      out of it (a commit is durable before it is acted on)
 	# A queue is a directory with a state directory in it; the roles
 	# below a queue are told by name, "other" is any other directory.
 	# live/ holds only lock files, made again whenever missing: nothing
 	# in it or about it is promised.
 	ntab = split("queue 123 new 123 cur 13 done 13 failed 13 keys 123 " \
-	    "fan 123 subs 23 tmp 3 live - other 3", tab, " ")
+	    "fan 1234 subs 23 tmp 3 live - other 3", tab, " ")
 	for (i = 1; i < ntab; i += 2) {
 		nrole++
 		rolename[nrole] = tab[i]
@@ -50,6 +52,8 @@ BEGIN {
 	    "fsynced before the command reports success"
 	rule[3] = "a directory the command made (" dirs(3) ") is fsynced " \
 	    "into its parent before the command reports success"
+	rule[4] = "an entry made in " dirs(4) " is fsynced there before " \
+	    "it is linked or renamed out of it"
 	split("tmp new cur done failed", tab, " ")
 	for (i in tab)
 		statedir[tab[i]] = 1
@@ -224,7 +228,14 @@ function violate(n, at, when) {
 }
 
 # from was renamed (or linked, if keep) to to.
-function move(from, to, keep,    r) {
+function move(from, to, keep,    r, r0) {
+	r0 = role(parent(from))
+	if (index(applies[r0], 4)) {
+		if (from in pend)
+			violate(4, $0)
+		else
+			checked[4, r0]++
+	}
 	r = role(parent(to))
 	if ((from in wrote) && index(applies[r], 1)) {
 		if (wrote[from] < sync[from] || wrote[from] < syncall)
@@ -346,7 +357,7 @@ END {
 		    > "/dev/stderr"
 		exit 2
 	}
-	for (n = 1; n <= 3; n++)
+	for (n = 1; n <= 4; n++)
 		for (i = 1; i <= nrole; i++)
 			if ((n, rolename[i]) in checked)
 				print "ok rule " n " " rolename[i] " " \
