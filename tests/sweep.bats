@@ -47,6 +47,24 @@ setlease() {
 	assert_equal "$(names jobs failed)" "$id,a=2"
 }
 
+@test "out of attempts counts from b=: a retried message's expired claim goes back to new/" {
+	id=$(q put -m x jobs)
+	q config jobs attempts 2
+	# as q retry leaves a message that used its 2 attempts: a=2,b=2
+	mv "$(qpath jobs)/new/$id" "$(qpath jobs)/new/$id,a=2,b=2"
+	q take jobs >/dev/null
+	assert_equal "$(names jobs cur | cut -d, -f1-3)" "$id,a=3,b=2"
+	setlease jobs 1000000000
+	run -0 q sweep jobs
+	assert_output "jobs: cur/$id,a=3,b=2,l=1000000000: lease expired, returned to new/"
+	assert_equal "$(names jobs new)" "$id,a=3,b=2"
+	# its second attempt since the retry is its last
+	q take jobs >/dev/null
+	setlease jobs 1000000000
+	run -0 q sweep jobs
+	assert_output "jobs: cur/$id,a=4,b=2,l=1000000000: out of attempts, moved to failed/"
+}
+
 @test "-n reports and changes nothing" {
 	q put -m x jobs >/dev/null
 	q take jobs >/dev/null

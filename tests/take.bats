@@ -98,3 +98,33 @@ load helper
 	run --separate-stderr -0 q take -h
 	assert_output "usage: q take [-l lease] [-w wait] queue"
 }
+
+@test "a claim lost to another taker (its rename finds the message gone) is no error: take claims what is left" {
+	require_strace
+	require_renameat2
+	a=$(q put -m a jobs)
+	b=$(q put -m b jobs)
+	# the rename of the first claim reports ENOENT, as when a rival won
+	run --separate-stderr env ASAN_OPTIONS=detect_leaks=0 strace -f -qq \
+		-o /dev/null -e inject=renameat2:error=ENOENT:when=1 q take jobs
+	assert_success
+	assert_equal "$stderr" ""
+	# $a is in fact still there: a look again may claim it; one claimed
+	[[ $output == "$a,a=1" || $output == "$b,a=1" ]] || fail "token: $output"
+	assert_equal "$(names jobs cur | cut -d, -f1,2)" "$output"
+	assert_equal "$(count jobs new)" 1
+}
+
+@test "a claim whose rename took seconds still gets its whole lease, counted from the claim" {
+	require_strace
+	require_renameat2
+	q put -m a jobs >/dev/null
+	t0=$(date +%s)
+	run --separate-stderr env ASAN_OPTIONS=detect_leaks=0 strace -f -qq \
+		-o /dev/null -e inject=renameat2:delay_exit=3000000:when=1 \
+		q take -l 60 jobs
+	assert_success
+	l=$(names jobs cur | sed 's/.*,l=//')
+	echo "started at $t0, l=$l"
+	((l >= t0 + 63)) || fail "l=$l: the lease counts from before the claim was made"
+}

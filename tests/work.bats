@@ -293,19 +293,22 @@ due_of() {
 	assert_equal "$(names jobs done)" "$id,a=2"
 }
 
-@test "a lease lost while CMD runs: its exit 0 acknowledges nothing" {
+@test "a lease lost while CMD runs: the job is stopped, and nothing is acknowledged" {
 	id=$(q put -m x jobs)
-	bgwork jobs sh -c '
+	# lease 3s: the worker renews it each second, and learns of the loss
+	bgwork -l 3 jobs sh -c '
+		trap "touch \"\$D/term\"; exit 0" TERM
 		touch "$D/started"
 		i=0
-		while [ ! -e "$D/go" ] && [ $i -lt 600 ]; do
+		while [ $i -lt 600 ]; do
 			sleep 0.05; i=$((i + 1))
 		done'
 	waitfor [ -e "$D/started" ]
 	# an operator takes the message back from under the worker
 	q release -d 1h jobs "$id"
-	touch "$D/go"
 	reapworker
+	# stopped by the worker with SIGTERM, not left to run its 30 s
+	assert_file_exists "$D/term"
 	assert_equal "$wstatus" 0
 	assert_equal "$(count jobs done)" 0
 	assert_equal "$(count jobs cur)" 0
