@@ -29,7 +29,8 @@ HDR = libspool/spool.h libspool/internal.h libspool/banned.h cmd/cmd.h \
 LIBOBJ = libspool/name.o libspool/io.o libspool/queue.o libspool/put.o \
 	libspool/claim.o libspool/move.o libspool/sweep.o libspool/admin.o \
 	libspool/keys.o libspool/topic.o libspool/live.o libspool/find.o \
-	libspool/each.o libspool/arrive.o libspool/cand.o
+	libspool/each.o libspool/arrive.o libspool/cand.o \
+	libspool/config.o
 LIBPIC = $(LIBOBJ:.o=.pic.o)
 
 CMDOBJ = cmd/q.o cmd/util.o cmd/put.o cmd/take.o cmd/cat.o cmd/ack.o \

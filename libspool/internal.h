@@ -199,6 +199,8 @@ DIR	*spool__fdopendir(int dfd);
 DIR	*spool__opendir(struct spool *sp, enum spool_state st);
 int	 spool__is_regular(int dfd, const struct dirent *de);
 int	 spool__valid_in(enum spool_state st, const struct spool_name *n);
+
+/* config.c */
 int	 spool__config_read(struct spool *sp);
 
 #endif

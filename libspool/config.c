@@ -1,0 +1,355 @@
+/*
+ * config.c - a queue's config file: its keys, their defaults and limits,
+ * reading it (once per open, and again when it changed), and rewriting
+ * one key.
+ *
+ * The file holds "key = value" lines; '#' starts a comment; an unknown key
+ * or a malformed line makes the whole file an error (EINVAL).  It is replaced, never edited in place: the new text is written
+ * durably into tmp/ and renamed over the old, with the queue's flock held
+ * so that two writers at once each keep their change.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "banned.h"
+
+#define CONFIG_MAX	65536
+
+static const struct spool_config defaults = {
+	.lease = 300,
+	.attempts = 5,
+	.backoff = 10,
+	.backoff_max = 3600,
+	.keep_done = 7 * 86400,
+	.keep_failed = 0,
+	.dedup = 86400,
+	.sync = 1
+};
+
+const char *const spool_config_keys[] = {
+	"lease", "attempts", "backoff", "backoff-max", "keep-done",
+	"keep-failed", "dedup", "sync", NULL
+};
+
+enum ktype { K_DURATION, K_COUNT, K_BOOL };
+
+static const struct {
+	const char	*key;
+	size_t		 off;
+	enum ktype	 type;
+	long long	 min, max;
+} settings[] = {
+	{ "lease", offsetof(struct spool_config, lease), K_DURATION,
+	    1, SPOOL_LEASE_MAX },
+	{ "attempts", offsetof(struct spool_config, attempts), K_COUNT,
+	    1, 1000000 },
+	{ "backoff", offsetof(struct spool_config, backoff), K_DURATION,
+	    0, SPOOL_DURATION_MAX },
+	{ "backoff-max", offsetof(struct spool_config, backoff_max),
+	    K_DURATION, 0, SPOOL_DURATION_MAX },
+	{ "keep-done", offsetof(struct spool_config, keep_done), K_DURATION,
+	    0, SPOOL_DURATION_MAX },
+	{ "keep-failed", offsetof(struct spool_config, keep_failed),
+	    K_DURATION, 0, SPOOL_DURATION_MAX },
+	{ "dedup", offsetof(struct spool_config, dedup), K_DURATION,
+	    0, SPOOL_DURATION_MAX },
+	{ "sync", offsetof(struct spool_config, sync), K_BOOL, 0, 1 },
+};
+
+static int
+setting(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+		if (strcmp(settings[i].key, key) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+spool_config_parse(struct spool_config *cfg, const char *key,
+    const char *value)
+{
+	const char *errstr;
+	long long v;
+	int i;
+
+	if ((i = setting(key)) == -1) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (settings[i].type == K_DURATION) {
+		if (spool_duration_parse(value, &v) == -1)
+			return -1;
+	} else {
+		v = strtonum(value, 0, LLONG_MAX, &errstr);
+		if (errstr != NULL) {
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	if (v < settings[i].min || v > settings[i].max) {
+		errno = ERANGE;
+		return -1;
+	}
+	if (cfg != NULL)
+		*(long long *)(void *)((char *)cfg + settings[i].off) = v;
+	return 0;
+}
+
+int
+spool_config_show(const struct spool_config *cfg, const char *key,
+    char *buf, size_t len)
+{
+	long long v;
+	int i;
+
+	if ((i = setting(key)) == -1) {
+		errno = ENOENT;
+		return -1;
+	}
+	v = *(const long long *)(const void *)
+	    ((const char *)cfg + settings[i].off);
+	if (settings[i].type == K_DURATION)
+		spool_duration_format(v, buf, len);
+	else
+		snprintf(buf, len, "%lld", v);
+	return 0;
+}
+
+/* Strip white space at both ends of s in place. */
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/*
+ * Split one config line into key and value.  Returns 1 for a setting,
+ * 0 for a blank or comment line, -1 for a malformed one.
+ */
+static int
+splitline(char *line, char **key, char **value)
+{
+	char *eq, *hash;
+
+	if ((hash = strchr(line, '#')) != NULL)
+		*hash = '\0';
+	line = trim(line);
+	if (*line == '\0')
+		return 0;
+	if ((eq = strchr(line, '=')) == NULL)
+		return -1;
+	*eq = '\0';
+	*key = trim(line);
+	*value = trim(eq + 1);
+	return 1;
+}
+
+/* Read the whole config file into a NUL-terminated buffer (NULL: none). */
+static int
+readconfig(struct spool *sp, char **text)
+{
+	struct stat st;
+	ssize_t n;
+	size_t len = 0;
+	char *buf;
+	int fd, saved;
+
+	*text = NULL;
+	sp->cfgino = 0;
+	fd = openat(sp->qfd, "config", O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ELOOP)	/* a symlink is no config file */
+			errno = EINVAL;
+		return errno == ENOENT ? 0 : -1;
+	}
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	sp->cfgino = st.st_ino;		/* what spool_config_reload() sees */
+	sp->cfgmtim = st.st_mtim;
+	if (!S_ISREG(st.st_mode) || st.st_size >= CONFIG_MAX) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if ((buf = malloc(CONFIG_MAX)) == NULL)
+		goto fail;
+	while ((n = read(fd, buf + len, CONFIG_MAX - 1 - len)) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			saved = errno;
+			free(buf);
+			errno = saved;
+			goto fail;
+		}
+		len += (size_t)n;
+		if (len == CONFIG_MAX - 1)
+			break;
+	}
+	buf[len] = '\0';
+	(void)close(fd);
+	if (strlen(buf) != len) {	/* a NUL byte: not a config file */
+		free(buf);
+		errno = EINVAL;
+		return -1;
+	}
+	*text = buf;
+	return 0;
+fail:
+	saved = errno;
+	(void)close(fd);
+	errno = saved;
+	return -1;
+}
+
+int
+spool__config_read(struct spool *sp)
+{
+	char *text, *line, *next, *key, *value;
+	int r = 0;
+
+	sp->cfg = defaults;
+	if (readconfig(sp, &text) == -1)
+		return -1;
+	if (text == NULL)
+		return 0;
+	for (line = text; line != NULL && r == 0; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		switch (splitline(line, &key, &value)) {
+		case -1:
+			r = -1;
+			break;
+		case 1:
+			if (spool_config_parse(&sp->cfg, key, value) == -1)
+				r = -1;
+			break;
+		}
+	}
+	free(text);
+	if (r == -1)
+		errno = EINVAL;
+	return r;
+}
+
+int
+spool_config_reload(struct spool *sp)
+{
+	struct spool_config old = sp->cfg;
+	struct stat st;
+	int saved;
+
+	if (fstatat(sp->qfd, "config", &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno != ENOENT)
+			return -1;
+		st.st_ino = 0;
+	}
+	if (st.st_ino == sp->cfgino && (st.st_ino == 0 ||
+	    (st.st_mtim.tv_sec == sp->cfgmtim.tv_sec &&
+	    st.st_mtim.tv_nsec == sp->cfgmtim.tv_nsec)))
+		return 0;
+	if (spool__config_read(sp) == -1) {
+		saved = errno;
+		sp->cfg = old;		/* a broken file changes nothing */
+		errno = saved;
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * Writers of the config file are serialised by flock(2) on the queue
+ * directory, each reading the file afresh under the lock, so that two
+ * of them both keep their change; readers need no lock, as the file is
+ * replaced by one rename.
+ */
+int
+spool_config_set(struct spool *sp, const char *key, const char *value)
+{
+	struct spool_config cfg;
+	struct spool_name tmp;
+	char *text = NULL, *out = NULL, *line, *next, *k, *v, *copy = NULL;
+	size_t cap, len = 0;
+	int done = 0, r = -1, saved, n;
+
+	if (spool_config_parse(NULL, key, value) == -1)
+		return -1;
+	if (flock(sp->qfd, LOCK_EX) == -1)
+		return -1;
+	(void)spool__config_read(sp);	/* the latest, as the base */
+	cfg = sp->cfg;
+	(void)spool_config_parse(&cfg, key, value);
+	if (readconfig(sp, &text) == -1)
+		goto end;
+	cap = (text != NULL ? strlen(text) : 0) + strlen(key) +
+	    strlen(value) + 8;
+	if ((out = malloc(cap)) == NULL)
+		goto end;
+	for (line = text; line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		free(copy);
+		if ((copy = strdup(line)) == NULL)
+			goto end;
+		n = splitline(copy, &k, &v);
+		if (n == 1 && strcmp(k, key) == 0) {
+			if (done)
+				continue;	/* drop later duplicates */
+			done = 1;
+			len += (size_t)snprintf(out + len, cap - len,
+			    "%s = %s\n", key, value);
+		} else
+			len += (size_t)snprintf(out + len, cap - len, "%s\n",
+			    line);
+	}
+	if (!done)
+		len += (size_t)snprintf(out + len, cap - len, "%s = %s\n",
+		    key, value);
+	if (spool__new_id(sp, &tmp) == -1)
+		goto end;
+	if (spool__write(sp, sp->dfd[SPOOL_TMP], tmp.name, out, len, -1, 0))
+		goto end;
+	if (renameat(sp->dfd[SPOOL_TMP], tmp.name, sp->qfd, "config") == -1) {
+		saved = errno;
+		(void)unlinkat(sp->dfd[SPOOL_TMP], tmp.name, 0);
+		errno = saved;
+		goto end;
+	}
+	sp->cfg = cfg;
+	if (spool__fsync_dir(sp->qfd) == -1)
+		goto end;
+	r = 0;
+end:
+	saved = errno;
+	(void)flock(sp->qfd, LOCK_UN);
+	free(copy);
+	free(out);
+	free(text);
+	errno = saved;
+	return r;
+}
+
+const struct spool_config *
+spool_config(const struct spool *sp)
+{
+	return &sp->cfg;
+}
