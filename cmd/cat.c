@@ -78,8 +78,9 @@ cmd_cat(int argc, char *argv[])
 		return status;
 	for (i = 1; i < argc; i++) {
 		if ((fd = openref(sp, argv[i])) == -1) {
-			status = q_first_failure(status, q_referr(sp, argv[0],
-			    argv[i], errno, "no such message"));
+			status = q_first_failure(status, q_fail(errno,
+			    "no such message", NULL, "%s: %s", q_vis(argv[0]),
+			    q_vis(argv[i])));
 			continue;
 		}
 		if (copy(fd) == -1) {

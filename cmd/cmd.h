@@ -51,8 +51,11 @@ char	*q_path(const char *queue);
 char	*q_queuepath(const char *queue);
 int	 q_duration(const char *what, const char *s, long long *secs);
 int	 q_lease(const char *s, long long *secs);
-int	 q_referr(struct spool *sp, const char *queue, const char *ref,
-	    int errnum, const char *enoent);
+int	 q_fail(int errnum, const char *notfound, const char *after,
+	    const char *fmt, ...) __attribute__((__format__(__printf__, 4, 5)));
+int	 q_report(enum spool_why why, int errnum, const char *notfound,
+	    const char *after, const char *fmt, ...)
+	    __attribute__((__format__(__printf__, 5, 6)));
 void	 q_token(const struct spool_name *n, char *buf, size_t len);
 int	 q_finish(int status);
 int	 q_noopts(int argc, char *argv[]);
@@ -60,7 +63,7 @@ int	 q_checkrefs(const char *queue, int n, char *refs[]);
 
 typedef int q_refop(struct spool *sp, const char *ref, void *arg);
 int	 q_each(int argc, char *argv[], q_refop *fn, void *arg,
-	    const char *enoent);
+	    const char *notfound);
 
 typedef int q_queueop(const char *queue, struct spool *sp, void *arg);
 int	 q_allqueues(q_queueop *fn, void *arg);

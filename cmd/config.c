@@ -24,10 +24,9 @@ cmd_config(int argc, char *argv[])
 	if (argc < 1 || argc > 3)
 		return q_usage(0);
 	if (argc >= 2 && spool_config_parse(NULL, argv[1], argc == 3 ?
-	    argv[2] : "0") == -1 && errno == ENOENT) {
-		warnx("%s: unknown key", argv[1]);
-		return Q_DATAERR;
-	}
+	    argv[2] : "0") == -1 && spool_why(errno) == SPOOL_WHY_KEY)
+		return q_report(SPOOL_WHY_KEY, ENOENT, NULL, NULL, "%s",
+		    q_vis(argv[1]));
 	if ((status = q_open(argv[0], 0, &sp)) != Q_OK)
 		return status;
 	cfg = spool_config(sp);
@@ -40,14 +39,9 @@ cmd_config(int argc, char *argv[])
 	} else if (argc == 2) {
 		spool_config_show(cfg, argv[1], buf, sizeof(buf));
 		printf("%s\n", buf);
-	} else if (spool_config_set(sp, argv[1], argv[2]) == -1) {
-		if (errno == EINVAL || errno == ERANGE)
-			warnx("%s: %s: invalid value: %s", argv[0], argv[1],
-			    argv[2]);
-		else
-			warn("%s: config", argv[0]);
-		status = q_status(errno);
-	}
+	} else if (spool_config_set(sp, argv[1], argv[2]) == -1)
+		status = q_fail(errno, NULL, NULL, "%s: %s: %s", q_vis(argv[0]),
+		    q_vis(argv[1]), q_vis(argv[2]));
 	spool_close(sp);
 	return q_finish(status);
 }

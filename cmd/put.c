@@ -124,6 +124,7 @@ enqueue(const char *queue, const struct spool_putopt *opt,
 	struct spool *sp = NULL;
 	const char *sub;
 	char *buf;
+	enum spool_why why;
 	int *fds, e, status = Q_OK;
 	size_t i, n;
 
@@ -176,12 +177,10 @@ enqueue(const char *queue, const struct spool_putopt *opt,
 		status = q_status(errno);
 	}
 	for (i = 0; (sub = spool_batch_suberror(b, i, &e)) != NULL; i++) {
-		if (e == ENOTDIR || e == ENOENT)
-			warnx("%s: subs/%s: not a queue, skipped", queue, sub);
-		else
-			warnc(e, "%s: subs/%s", queue, sub);
-		status = q_first_failure(status, e == ENOTDIR ? Q_NOINPUT :
-		    q_status(e));
+		why = spool_why(e);
+		status = q_first_failure(status, q_report(why, e, NULL,
+		    why == SPOOL_WHY_NOTQUEUE ? ", skipped" : NULL,
+		    "%s: subs/%s", q_vis(queue), q_vis(sub)));
 	}
 	for (i = 0; i < spool_batch_count(b); i++)
 		printf("%s\n", spool_batch_id(b, i));

@@ -60,14 +60,9 @@ cmd_sub(int argc, char *argv[])
 	}
 	free(target);
 	target = q_queuepath(argv[1]);
-	if (spool_subscribe(topic, q_subname(argv[1]), target) == -1) {
-		if (errno == EEXIST)
-			warnx("%s: subs/%s: leads to another queue", argv[0],
-			    q_subname(argv[1]));
-		else
-			warn("%s: subs/%s", argv[0], q_subname(argv[1]));
-		status = errno == EEXIST ? Q_DATAERR : q_status(errno);
-	}
+	if (spool_subscribe(topic, q_subname(argv[1]), target) == -1)
+		status = q_fail(errno, NULL, NULL, "%s: subs/%s",
+		    q_vis(argv[0]), q_vis(q_subname(argv[1])));
 	free(target);
 	spool_close(topic);
 	return status;

@@ -12,6 +12,7 @@ int
 cmd_unsub(int argc, char *argv[])
 {
 	struct spool *topic;
+	enum spool_why why;
 	int status;
 
 	if ((status = q_noopts(argc, argv)) != -1)
@@ -22,16 +23,12 @@ cmd_unsub(int argc, char *argv[])
 		return q_usage(0);
 	if ((status = q_open(argv[0], 0, &topic)) != Q_OK)
 		return status;
-	if (spool_unsubscribe(topic, q_subname(argv[1])) == -1) {
-		if (errno == ENOENT)
-			warnx("%s: %s: not subscribed", argv[0], argv[1]);
-		else if (errno == EINVAL)
-			warnx("%s: subs/%s: not a subscription", argv[0],
-			    q_subname(argv[1]));
-		else
-			warn("%s: subs/%s", argv[0], q_subname(argv[1]));
-		status = q_status(errno);
-	}
+	if (spool_unsubscribe(topic, q_subname(argv[1])) == -1)
+		status = (why = spool_why(errno)) == SPOOL_WHY_NOTSUB ?
+		    q_report(why, errno, NULL, NULL, "%s: %s", q_vis(argv[0]),
+		    q_vis(argv[1])) :
+		    q_report(why, errno, NULL, NULL, "%s: subs/%s",
+		    q_vis(argv[0]), q_vis(q_subname(argv[1])));
 	spool_close(topic);
 	return status;
 }

@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,95 @@ q_status(int errnum)
 	default:
 		return Q_IOERR;
 	}
+}
+
+/*
+ * The one table of what went wrong in q's terms: for each reason the
+ * library gives beside errno (spool_why()), the words said after the
+ * subject and the exit status.  Any other failure is a system error:
+ * strerror(3) and q_status().
+ */
+static const struct {
+	enum spool_why	 why;
+	int		 status;
+	const char	*text;	/* NULL: the command's words for "not found" */
+} reasons[] = {
+	{ SPOOL_WHY_NOQUEUE, Q_NOINPUT, "no such queue" },
+	{ SPOOL_WHY_NOTQUEUE, Q_NOINPUT, "not a queue" },
+	{ SPOOL_WHY_SPLIT, Q_IOERR, "state directories on another file system" },
+	{ SPOOL_WHY_CONFIG, Q_DATAERR, "malformed config" },
+	{ SPOOL_WHY_KEY, Q_DATAERR, "unknown key" },
+	{ SPOOL_WHY_VALUE, Q_DATAERR, "invalid value" },
+	{ SPOOL_WHY_RANGE, Q_DATAERR, "invalid value" },
+	{ SPOOL_WHY_BADID, Q_DATAERR, "malformed ID" },
+	{ SPOOL_WHY_FOREIGN, Q_DATAERR, "not a message of this queue" },
+	{ SPOOL_WHY_NOMSG, Q_NOINPUT, "no such message" },
+	{ SPOOL_WHY_STATE, Q_NOINPUT, NULL },
+	{ SPOOL_WHY_UNCLAIMED, Q_NOINPUT, "not claimed" },
+	{ SPOOL_WHY_CLAIMED, Q_NOINPUT,
+	    "claimed; ack, release or fail it first" },
+	{ SPOOL_WHY_NOTSUB, Q_NOINPUT, "not subscribed" },
+	{ SPOOL_WHY_NOTLINK, Q_DATAERR, "not a subscription" },
+	{ SPOOL_WHY_OTHERSUB, Q_DATAERR, "leads to another queue" },
+};
+
+/*
+ * Report a failure for the reason why (SPOOL_WHY_SYSTEM: errnum alone
+ * says it) as one line: the subject (fmt), what went wrong, then after
+ * (if not NULL).  notfound is what "not there" means to the command ("no
+ * longer claimed", "not in failed/"), said for SPOOL_WHY_STATE and for a
+ * bare ENOENT.  Returns the exit status.
+ */
+static int
+vreport(enum spool_why why, int errnum, const char *notfound,
+    const char *after, const char *fmt, va_list ap)
+{
+	const char *text = NULL;
+	char subject[2 * PATH_MAX];
+	int status = q_status(errnum);
+	size_t i;
+
+	(void)vsnprintf(subject, sizeof(subject), fmt, ap);
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].why == why) {
+			status = reasons[i].status;
+			text = reasons[i].text != NULL ? reasons[i].text :
+			    notfound;
+			break;
+		}
+	if (text == NULL && why == SPOOL_WHY_SYSTEM && errnum == ENOENT)
+		text = notfound;
+	if (text == NULL)
+		text = strerror(errnum);
+	warnx("%s: %s%s", subject, text, after != NULL ? after : "");
+	return status;
+}
+
+int
+q_report(enum spool_why why, int errnum, const char *notfound,
+    const char *after, const char *fmt, ...)
+{
+	va_list ap;
+	int status;
+
+	va_start(ap, fmt);
+	status = vreport(why, errnum, notfound, after, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+/* q_report() of the failure with errnum that just happened. */
+int
+q_fail(int errnum, const char *notfound, const char *after,
+    const char *fmt, ...)
+{
+	va_list ap;
+	int status;
+
+	va_start(ap, fmt);
+	status = vreport(spool_why(errnum), errnum, notfound, after, fmt, ap);
+	va_end(ap);
+	return status;
 }
 
 /* Of several failures of one command, the first decides the status. */
@@ -152,24 +242,7 @@ q_open(const char *queue, int flags, struct spool **spp)
 	free(path);
 	if (*spp != NULL)
 		return Q_OK;
-	switch (saved) {
-	case ENOENT:
-		warnx("%s: no such queue", q_vis(queue));
-		return Q_NOINPUT;
-	case ENOTDIR:
-		warnx("%s: not a queue", q_vis(queue));
-		return Q_NOINPUT;
-	case EINVAL:
-		warnx("%s: malformed config", q_vis(queue));
-		return Q_DATAERR;
-	case EXDEV:
-		warnx("%s: state directories on another file system",
-		    q_vis(queue));
-		return Q_IOERR;
-	default:
-		warnc(saved, "%s", q_vis(queue));
-		return q_status(saved);
-	}
+	return q_fail(saved, NULL, NULL, "%s", q_vis(queue));
 }
 
 int
@@ -211,48 +284,6 @@ q_vis(const char *s)
 	k = (k + 1) % 4;
 	strnvis(buf[k], s, sizeof(buf[k]), VIS_CSTYLE | VIS_NL | VIS_TAB);
 	return buf[k];
-}
-
-/*
- * Report that ref could not be acted on.  For ENOENT say enoent, or "no
- * such message" when the ID is nowhere in the queue.
- */
-int
-q_referr(struct spool *sp, const char *queue, const char *ref, int errnum,
-    const char *enoent)
-{
-	struct spool_name n, id;
-	enum spool_state st;
-	const char *base, *vq = q_vis(queue), *vref = q_vis(ref);
-
-	switch (errnum) {
-	case EINVAL:
-	case ENAMETOOLONG:
-		warnx("%s: %s: malformed ID", vq, vref);
-		break;
-	case EXDEV:
-		warnx("%s: %s: not a message of this queue", vq, vref);
-		break;
-	case EBUSY:
-		warnx("%s: %s: claimed; ack, release or fail it first", vq,
-		    vref);
-		break;
-	case ENOENT:
-		/* is the ID anywhere in the queue? */
-		base = strrchr(ref, '/');
-		if (spool_name_parse(base != NULL ? base + 1 : ref, &id) == 0) {
-			id.name[id.idlen] = '\0';
-			if (spool_find(sp, id.name, ~0U, &n, &st) == 1) {
-				warnx("%s: %s: %s", vq, vref, enoent);
-				break;
-			}
-		}
-		warnx("%s: %s: no such message", vq, vref);
-		break;
-	default:
-		warnc(errnum, "%s: %s", vq, vref);
-	}
-	return q_status(errnum);
 }
 
 /* The claim token of a claimed message: ID,a=N. */
@@ -302,7 +333,7 @@ q_checkrefs(const char *queue, int n, char *refs[])
  * first failure decides the exit status.
  */
 int
-q_each(int argc, char *argv[], q_refop *fn, void *arg, const char *enoent)
+q_each(int argc, char *argv[], q_refop *fn, void *arg, const char *notfound)
 {
 	struct spool *sp;
 	int i, status;
@@ -315,8 +346,9 @@ q_each(int argc, char *argv[], q_refop *fn, void *arg, const char *enoent)
 		return status;
 	for (i = 1; i < argc; i++)
 		if (fn(sp, argv[i], arg) == -1)
-			status = q_first_failure(status, q_referr(sp,
-			    argv[0], argv[i], errno, enoent));
+			status = q_first_failure(status, q_fail(errno,
+			    notfound, NULL, "%s: %s", q_vis(argv[0]),
+			    q_vis(argv[i])));
 	spool_close(sp);
 	return q_finish(status);
 }

@@ -125,10 +125,8 @@ back(struct spool *sp, const char *ref, enum spool_state st)
 	r.attrs &= ~SPOOL_ATTR_ATTEMPTS;	/* any attempt count */
 	if ((res = spool__find(sp, &r, 1U << st, &n, &found)) == -1)
 		return -1;
-	if (res == 0) {
-		errno = ENOENT;
-		return -1;
-	}
+	if (res == 0)
+		return spool__missing(sp, &r, 1U << st);
 	return fresh(sp, st, &n);
 }
 
@@ -166,17 +164,14 @@ spool_remove(struct spool *sp, const char *ref)
 			return -1;
 		if (res == 0)
 			break;
-		if (st == SPOOL_CUR) {
-			errno = EBUSY;
-			return -1;
-		}
+		if (st == SPOOL_CUR)
+			return spool__fail(SPOOL_WHY_CLAIMED, EBUSY);
 		if (unlinkat(sp->dfd[st], n.name, 0) == 0)
 			return 0;
 		if (errno != ENOENT)
 			return -1;
 	}
-	errno = ENOENT;
-	return -1;
+	return spool__fail(SPOOL_WHY_NOMSG, ENOENT);
 }
 
 struct bulk {

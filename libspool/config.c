@@ -84,24 +84,18 @@ spool_config_parse(struct spool_config *cfg, const char *key,
 	long long v;
 	int i;
 
-	if ((i = setting(key)) == -1) {
-		errno = ENOENT;
-		return -1;
-	}
+	if ((i = setting(key)) == -1)
+		return spool__fail(SPOOL_WHY_KEY, ENOENT);
 	if (settings[i].type == K_DURATION) {
 		if (spool_duration_parse(value, &v) == -1)
 			return -1;
 	} else {
 		v = strtonum(value, 0, LLONG_MAX, &errstr);
-		if (errstr != NULL) {
-			errno = EINVAL;
-			return -1;
-		}
+		if (errstr != NULL)
+			return spool__fail(SPOOL_WHY_VALUE, EINVAL);
 	}
-	if (v < settings[i].min || v > settings[i].max) {
-		errno = ERANGE;
-		return -1;
-	}
+	if (v < settings[i].min || v > settings[i].max)
+		return spool__fail(SPOOL_WHY_RANGE, ERANGE);
 	if (cfg != NULL)
 		*(long long *)(void *)((char *)cfg + settings[i].off) = v;
 	return 0;
@@ -114,10 +108,8 @@ spool_config_show(const struct spool_config *cfg, const char *key,
 	long long v;
 	int i;
 
-	if ((i = setting(key)) == -1) {
-		errno = ENOENT;
-		return -1;
-	}
+	if ((i = setting(key)) == -1)
+		return spool__fail(SPOOL_WHY_KEY, ENOENT);
 	v = *(const long long *)(const void *)
 	    ((const char *)cfg + settings[i].off);
 	if (settings[i].type == K_DURATION)
@@ -179,7 +171,7 @@ readconfig(struct spool *sp, char **text)
 	    O_CLOEXEC);
 	if (fd == -1) {
 		if (errno == ELOOP)	/* a symlink is no config file */
-			errno = EINVAL;
+			return spool__fail(SPOOL_WHY_CONFIG, EINVAL);
 		return errno == ENOENT ? 0 : -1;
 	}
 	if (fstat(fd, &st) == -1)
@@ -187,8 +179,8 @@ readconfig(struct spool *sp, char **text)
 	sp->cfgino = st.st_ino;		/* what spool_config_reload() sees */
 	sp->cfgmtim = st.st_mtim;
 	if (!S_ISREG(st.st_mode) || st.st_size >= CONFIG_MAX) {
-		errno = EINVAL;
-		goto fail;
+		(void)close(fd);
+		return spool__fail(SPOOL_WHY_CONFIG, EINVAL);
 	}
 	if ((buf = malloc(CONFIG_MAX)) == NULL)
 		goto fail;
@@ -209,8 +201,7 @@ readconfig(struct spool *sp, char **text)
 	(void)close(fd);
 	if (strlen(buf) != len) {	/* a NUL byte: not a config file */
 		free(buf);
-		errno = EINVAL;
-		return -1;
+		return spool__fail(SPOOL_WHY_CONFIG, EINVAL);
 	}
 	*text = buf;
 	return 0;
@@ -246,9 +237,7 @@ spool__config_read(struct spool *sp)
 		}
 	}
 	free(text);
-	if (r == -1)
-		errno = EINVAL;
-	return r;
+	return r == -1 ? spool__fail(SPOOL_WHY_CONFIG, EINVAL) : 0;
 }
 
 int

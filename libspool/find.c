@@ -34,25 +34,21 @@ spool__parse_ref(struct spool *sp, const char *ref, struct spool_name *r)
 	struct stat ds, st;
 	int i;
 
-	if ((base = strrchr(ref, '/')) == NULL)
-		return spool_name_parse(ref, r);
-	if (spool_name_parse(base + 1, r) == -1)
-		return -1;
-	if ((size_t)(base - ref) >= sizeof(dir)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
+	base = strrchr(ref, '/');
+	if (spool_name_parse(base != NULL ? base + 1 : ref, r) == -1)
+		return spool__fail(SPOOL_WHY_BADID, errno);
+	if (base == NULL)
+		return 0;
+	if ((size_t)(base - ref) >= sizeof(dir))
+		return spool__fail(SPOOL_WHY_BADID, ENAMETOOLONG);
 	memcpy(dir, ref, (size_t)(base - ref));
 	dir[base - ref] = '\0';
-	if (stat(base == ref ? "/" : dir, &ds) == -1)
-		goto outside;
-	for (i = SPOOL_NEW; i < SPOOL_NSTATES; i++)
-		if (fstat(sp->dfd[i], &st) == 0 && st.st_dev == ds.st_dev &&
-		    st.st_ino == ds.st_ino)
-			return 0;
-outside:
-	errno = EXDEV;
-	return -1;
+	if (stat(base == ref ? "/" : dir, &ds) == 0)
+		for (i = SPOOL_NEW; i < SPOOL_NSTATES; i++)
+			if (fstat(sp->dfd[i], &st) == 0 &&
+			    st.st_dev == ds.st_dev && st.st_ino == ds.st_ino)
+				return 0;
+	return spool__fail(SPOOL_WHY_FOREIGN, EXDEV);
 }
 
 static int
@@ -167,6 +163,31 @@ spool__find(struct spool *sp, const struct spool_name *r, unsigned mask,
 			break;
 	}
 	return 0;
+}
+
+/*
+ * The reference r was not found in the states of mask: fail with ENOENT
+ * and the reason.  SPOOL_WHY_NOMSG if its ID is nowhere in the queue;
+ * SPOOL_WHY_UNCLAIMED if a claim was looked for and the message is in
+ * new/, never claimed; else SPOOL_WHY_STATE.
+ */
+int
+spool__missing(struct spool *sp, const struct spool_name *r, unsigned mask)
+{
+	struct spool_name id = *r, n;
+	enum spool_state st;
+	unsigned all = 1U << SPOOL_NEW | 1U << SPOOL_CUR | 1U << SPOOL_DONE |
+	    1U << SPOOL_FAILED;
+	int res;
+
+	id.attrs &= ~SPOOL_ATTR_ATTEMPTS;
+	if ((res = spool__find(sp, &id, all, &n, &st)) == -1)
+		return -1;
+	if (res == 0)
+		return spool__fail(SPOOL_WHY_NOMSG, ENOENT);
+	if (mask == 1U << SPOOL_CUR && st == SPOOL_NEW && n.attempts == 0)
+		return spool__fail(SPOOL_WHY_UNCLAIMED, ENOENT);
+	return spool__fail(SPOOL_WHY_STATE, ENOENT);
 }
 
 int

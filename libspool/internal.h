@@ -101,8 +101,9 @@ struct livecheck {
 #define SUBERR_MAX	16	/* failed subscriptions remembered */
 
 struct suberr {
-	char	 name[SPOOL_NAME_MAX + 1];
-	int	 errnum;
+	char		 name[SPOOL_NAME_MAX + 1];
+	int		 errnum;
+	enum spool_why	 why;
 };
 
 struct spool_batch {
@@ -116,6 +117,9 @@ struct spool_batch {
 	struct suberr	 suberr[SUBERR_MAX];
 	size_t		 nsuberr;
 };
+
+/* why.c: fail for a reason of q's own (spool_why()); returns -1. */
+int	 spool__fail(enum spool_why why, int errnum);
 
 /* io.c: the one durable write and the one move. */
 int	 spool__write(struct spool *sp, int dfd, const char *name,
@@ -170,6 +174,8 @@ int	 spool__parse_ref(struct spool *sp, const char *ref,
 	    struct spool_name *r);
 int	 spool__find(struct spool *sp, const struct spool_name *r,
 	    unsigned mask, struct spool_name *out, enum spool_state *st);
+int	 spool__missing(struct spool *sp, const struct spool_name *r,
+	    unsigned mask);
 
 /* put.c: a fresh ID (a name in tmp/), and a message's name in new/ */
 int	 spool__new_id(struct spool *sp, struct spool_name *n);

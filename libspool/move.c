@@ -87,8 +87,7 @@ transition(struct spool *sp, const char *ref, enum op op, long long arg,
 		if (errno != ENOENT)
 			return -1;
 	}
-	errno = ENOENT;
-	return -1;
+	return spool__missing(sp, &r, 1U << SPOOL_CUR);
 }
 
 int
@@ -135,11 +134,8 @@ spool_requeue(struct spool *sp, const char *ref, long long attempts,
 	if (spool__parse_ref(sp, ref, &r) == -1)
 		return -1;
 	/* the claim itself: its attempts and where its budget began */
-	if ((res = spool__find(sp, &r, 1U << SPOOL_CUR, &cur, &st)) != 1) {
-		if (res == 0)
-			errno = ENOENT;
-		return -1;
-	}
+	if ((res = spool__find(sp, &r, 1U << SPOOL_CUR, &cur, &st)) != 1)
+		return res == 0 ? spool__missing(sp, &r, 1U << SPOOL_CUR) : -1;
 	r = cur;
 	if (attempts <= 0)
 		attempts = sp->cfg.attempts;

@@ -304,6 +304,7 @@ spool_batch_suberror(const struct spool_batch *b, size_t i, int *errnum)
 	if (i >= b->nsuberr)
 		return NULL;
 	*errnum = b->suberr[i].errnum;
+	(void)spool__fail(b->suberr[i].why, *errnum);	/* for spool_why() */
 	return b->suberr[i].name;
 }
 

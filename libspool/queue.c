@@ -152,7 +152,7 @@ spool__subdir(struct spool *sp, const char *name, int create, int *made)
 	if (fstat(fd, &st) == -1)
 		goto fail;
 	if (st.st_dev != sp->dev) {
-		errno = EXDEV;
+		(void)spool__fail(SPOOL_WHY_SPLIT, EXDEV);
 		goto fail;
 	}
 	/* in a shared queue new directories are shared too */
@@ -176,6 +176,7 @@ spool__openat(int dfd, const char *path, int flags)
 {
 	struct spool *sp;
 	struct stat qst;
+	enum spool_why why;
 	int i, made = 0, saved;
 
 	if ((sp = calloc(1, sizeof(*sp))) == NULL)
@@ -210,8 +211,12 @@ spool__openat(int dfd, const char *path, int flags)
 	return sp;
 fail:
 	saved = errno;
+	/* the config's reason, or what a missing directory means here */
+	if ((why = spool_why(saved)) == SPOOL_WHY_SYSTEM)
+		why = saved == ENOENT ? SPOOL_WHY_NOQUEUE :
+		    saved == ENOTDIR ? SPOOL_WHY_NOTQUEUE : SPOOL_WHY_SYSTEM;
 	spool_close(sp);
-	errno = saved;
+	(void)spool__fail(why, saved);
 	return NULL;
 }
 

@@ -5,11 +5,13 @@
  * directories; every change of state is one atomic rename.  The format is
  * described in q(5) and the functions in libspool(3).
  *
- * Conventions: functions return -1 and set errno on failure.  Functions
- * that look for something return 1 (found), 0 (nothing) or -1 (error).
- * Losing a race (somebody else moved the message first) is -1 with ENOENT.
- * The library never prints, never exits, never reads the environment and
- * keeps no global state: everything lives in the struct spool handle.
+ * Conventions: functions return -1 and set errno on failure; where q has
+ * a reason of its own (no such queue, a malformed ID, ...) spool_why()
+ * says which.  Functions that look for something return 1 (found), 0
+ * (nothing) or -1 (error).  Losing a race (somebody else moved the message
+ * first) is -1 with ENOENT.  The library never prints, never exits, never
+ * reads the environment and keeps no global state but that reason, per
+ * thread like errno: everything else lives in the struct spool handle.
  * A handle must not be used by two threads at once.
  */
 #ifndef SPOOL_H
@@ -35,6 +37,38 @@ enum spool_state {
 	SPOOL_FAILED,
 	SPOOL_NSTATES
 };
+
+/*
+ * Why a call failed, in q's terms.  SPOOL_WHY_SYSTEM: a system call
+ * failed, and errno alone says how.
+ */
+enum spool_why {
+	SPOOL_WHY_SYSTEM,
+	SPOOL_WHY_NOQUEUE,	/* no such queue (ENOENT) */
+	SPOOL_WHY_NOTQUEUE,	/* a path that is not a queue (ENOTDIR) */
+	SPOOL_WHY_SPLIT,	/* a state directory on another file system (EXDEV) */
+	SPOOL_WHY_CONFIG,	/* a malformed config file (EINVAL) */
+	SPOOL_WHY_KEY,		/* no such config key (ENOENT) */
+	SPOOL_WHY_VALUE,	/* a malformed value (EINVAL) */
+	SPOOL_WHY_RANGE,	/* a value out of range (ERANGE) */
+	SPOOL_WHY_BADID,	/* a malformed ID or token (EINVAL, ENAMETOOLONG) */
+	SPOOL_WHY_FOREIGN,	/* a path outside the queue (EXDEV) */
+	SPOOL_WHY_NOMSG,	/* no message of that ID in the queue (ENOENT) */
+	SPOOL_WHY_STATE,	/* not in the state asked for (ENOENT) */
+	SPOOL_WHY_UNCLAIMED,	/* in new/, never claimed (ENOENT) */
+	SPOOL_WHY_CLAIMED,	/* claimed, so not to be removed (EBUSY) */
+	SPOOL_WHY_NOTSUB,	/* no such subscription (ENOENT) */
+	SPOOL_WHY_NOTLINK,	/* subs/NAME is not a subscription (EINVAL) */
+	SPOOL_WHY_OTHERSUB,	/* subs/NAME leads to another queue (EEXIST) */
+	SPOOL_WHY_NOTMSG	/* not a regular file: no message (EINVAL) */
+};
+
+/*
+ * Why the call that just failed with errnum failed: the reason it gave
+ * beside errno, or SPOOL_WHY_SYSTEM.  Read it as errno is read, right
+ * after the failure; reading it forgets it.
+ */
+enum spool_why spool_why(int errnum);
 
 /* Which attributes a parsed name carries (struct spool_name.attrs). */
 enum spool_attr {
@@ -250,7 +284,8 @@ int	 spool_batch_deduped(const struct spool_batch *b);
 
 /*
  * The i-th subscription that failed in the last commit: its name in subs/,
- * with the reason in *errnum (ENOTDIR: not a queue).  NULL past the last.
+ * with the reason in *errnum and spool_why(*errnum) (SPOOL_WHY_NOTQUEUE:
+ * it does not lead to a queue).  NULL past the last.
  */
 const char *spool_batch_suberror(const struct spool_batch *b, size_t i,
 	    int *errnum);

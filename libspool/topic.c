@@ -52,6 +52,7 @@ suberr(struct spool_batch *b, const char *name, int errnum)
 	e = &b->suberr[b->nsuberr++];
 	strlcpy(e->name, name, sizeof(e->name));
 	e->errnum = errnum;
+	e->why = spool_why(errnum);
 }
 
 /* The states a subscriber can hold a message in. */
@@ -60,8 +61,8 @@ suberr(struct spool_batch *b, const char *name, int errnum)
 
 /*
  * Open the subscriber at subs/name.  NULL with ENOENT if it was
- * unsubscribed (no error), ENOTDIR if it is not a subscription leading to
- * a queue, or another errno.
+ * unsubscribed (no error), ENOTDIR (SPOOL_WHY_NOTQUEUE) if it is not a
+ * subscription leading to a queue, or another errno.
  */
 static struct spool *
 opensub(int subsfd, const char *name)
@@ -72,7 +73,7 @@ opensub(int subsfd, const char *name)
 	if (fstatat(subsfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 		return NULL;
 	if (!S_ISLNK(st.st_mode)) {
-		errno = ENOTDIR;
+		(void)spool__fail(SPOOL_WHY_NOTQUEUE, ENOTDIR);
 		return NULL;
 	}
 	if ((sub = spool__openat(subsfd, name, 0)) != NULL)
@@ -81,8 +82,8 @@ opensub(int subsfd, const char *name)
 	if (errno == ENOENT && fstatat(subsfd, name, &st,
 	    AT_SYMLINK_NOFOLLOW) == -1 && errno == ENOENT)
 		return NULL;
-	if (errno == ENOENT || errno == ELOOP)
-		errno = ENOTDIR;
+	if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR)
+		(void)spool__fail(SPOOL_WHY_NOTQUEUE, ENOTDIR);
 	return NULL;
 }
 
@@ -380,7 +381,7 @@ spool_subscribe(struct spool *sp, const char *name, const char *target)
 		/* already there: fine if it leads to the same place */
 		n = readlinkat(fd, name, old, sizeof(old) - 1);
 		if (n == -1 || (old[n] = '\0', strcmp(old, target) != 0)) {
-			errno = EEXIST;
+			(void)spool__fail(SPOOL_WHY_OTHERSUB, EEXIST);
 			goto end;
 		}
 	}
@@ -403,11 +404,15 @@ spool_unsubscribe(struct spool *sp, const char *name)
 		return -1;
 	}
 	if ((fd = spool__subdir(sp, "subs", 0, NULL)) == -1)
-		return -1;
-	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? spool__fail(SPOOL_WHY_NOTSUB, ENOENT) :
+		    -1;
+	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOENT)
+			(void)spool__fail(SPOOL_WHY_NOTSUB, ENOENT);
 		goto end;
-	if (!S_ISLNK(st.st_mode)) {
-		errno = EINVAL;	/* not a subscription: leave it */
+	}
+	if (!S_ISLNK(st.st_mode)) {	/* not a subscription: leave it */
+		(void)spool__fail(SPOOL_WHY_NOTLINK, EINVAL);
 		goto end;
 	}
 	if (unlinkat(fd, name, 0) == 0)

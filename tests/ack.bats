@@ -45,7 +45,7 @@ load helper
 @test "ack of an unclaimed message is 66" {
 	id=$(q put -m x jobs)
 	run --separate-stderr -66 q ack jobs "$id"
-	assert_equal "$stderr" "q ack: jobs: $id: no longer claimed"
+	assert_equal "$stderr" "q ack: jobs: $id: not claimed"
 	assert_equal "$(count jobs new)" 1
 }
 

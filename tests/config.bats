@@ -46,7 +46,7 @@ OUT
 	run --separate-stderr -65 q config jobs colour blue
 	assert_equal "$stderr" "q config: colour: unknown key"
 	run --separate-stderr -65 q config jobs lease 13h
-	assert_equal "$stderr" "q config: jobs: lease: invalid value: 13h"
+	assert_equal "$stderr" "q config: jobs: lease: 13h: invalid value"
 	run --separate-stderr -65 q config jobs attempts 0
 	run --separate-stderr -65 q config jobs sync yes
 	run --separate-stderr -65 q config jobs colour

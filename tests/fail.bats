@@ -16,7 +16,7 @@ load helper
 	id=$(q put -m x jobs)
 	before=$(snapshot jobs)
 	run --separate-stderr -66 q fail jobs "$id"
-	assert_equal "$stderr" "q fail: jobs: $id: no longer claimed"
+	assert_equal "$stderr" "q fail: jobs: $id: not claimed"
 	assert_equal "$(snapshot jobs)" "$before"
 }
 

@@ -27,7 +27,7 @@ load helper
 @test "release of a message not claimed is 66; bad delay is 65" {
 	id=$(q put -m x jobs)
 	run --separate-stderr -66 q release jobs "$id"
-	assert_equal "$stderr" "q release: jobs: $id: no longer claimed"
+	assert_equal "$stderr" "q release: jobs: $id: not claimed"
 	t=$(q take jobs)
 	before=$(snapshot jobs)
 	run --separate-stderr -65 q release -d -5 jobs "$t"

@@ -36,6 +36,19 @@ load helper
 	assert_equal "$(snapshot jobs)" "$before"
 }
 
+@test "touch of a message never claimed says so: 66, nothing changed" {
+	id=$(q put -m x jobs)
+	before=$(snapshot jobs)
+	run --separate-stderr -66 q touch jobs "$id"
+	assert_equal "$stderr" "q touch: jobs: $id: not claimed"
+	# a claim given back is no longer claimed, not "not claimed"
+	t=$(q take jobs)
+	q release jobs "$t"
+	run --separate-stderr -66 q touch jobs "$t"
+	assert_equal "$stderr" "q touch: jobs: $t: no longer claimed"
+	assert_equal "$(names jobs new)" "$id,a=1"
+}
+
 @test "a lease above 12h or of 0 is 65" {
 	q put -m x jobs >/dev/null
 	t=$(q take jobs)
