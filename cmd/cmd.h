@@ -43,23 +43,30 @@ int	 cmd_work(int, char *[]);
 /* util.c */
 int	 q_usage(int help);
 int	 q_status(int errnum);
-int	 q_first_failure(int status, int other);
-char	*q_join(const char *dir, const char *name);
-char	*q_qdir(void);
-int	 q_open(const char *queue, int flags, struct spool **spp);
-char	*q_path(const char *queue);
-char	*q_queuepath(const char *queue);
-int	 q_duration(const char *what, const char *s, long long *secs);
-int	 q_lease(const char *s, long long *secs);
 int	 q_fail(int errnum, const char *notfound, const char *after,
 	    const char *fmt, ...) __attribute__((__format__(__printf__, 4, 5)));
 int	 q_report(enum spool_why why, int errnum, const char *notfound,
 	    const char *after, const char *fmt, ...)
 	    __attribute__((__format__(__printf__, 5, 6)));
-void	 q_token(const struct spool_name *n, char *buf, size_t len);
+int	 q_first_failure(int status, int other);
 int	 q_finish(int status);
 int	 q_noopts(int argc, char *argv[]);
+int	 q_duration(const char *what, const char *s, long long *secs);
+int	 q_lease(const char *s, long long *secs);
 int	 q_checkrefs(const char *queue, int n, char *refs[]);
+int	 q_state(const char *s);
+void	 q_token(const struct spool_name *n, char *buf, size_t len);
+const char *q_vis(const char *s);
+void	 q_json_string(const char *s);
+char	*q_human(long long secs, char *buf, size_t len);
+
+/* qdir.c */
+char	*q_join(const char *dir, const char *name);
+char	*q_qdir(void);
+char	*q_path(const char *queue);
+char	*q_queuepath(const char *queue);
+int	 q_open(const char *queue, int flags, struct spool **spp);
+const char *q_subname(const char *queue);
 
 typedef int q_refop(struct spool *sp, const char *ref, void *arg);
 int	 q_each(int argc, char *argv[], q_refop *fn, void *arg,
@@ -69,13 +76,8 @@ typedef int q_queueop(const char *queue, struct spool *sp, void *arg);
 int	 q_allqueues(q_queueop *fn, void *arg);
 int	 q_onequeue(const char *queue, q_queueop *fn, void *arg);
 int	 q_queues(int argc, char *argv[], q_queueop *fn, void *arg);
-void	 q_json_string(const char *s);
-const char *q_vis(const char *s);
-const char *q_subname(const char *queue);
-char	*q_human(long long secs, char *buf, size_t len);
-int	 q_state(const char *s);
 
-/* util.c: waiting for messages (the waiting itself: spool_wait()) */
+/* qdir.c: waiting for messages (the waiting itself: spool_wait()) */
 #define Q_RECOVER_MS	2000	/* a look at cur/ at least this often */
 
 long long q_now_ms(void);

@@ -16,23 +16,19 @@
  * expired leases (every Q_RECOVER_MS, busy or idle), when the worker also
  * checks that its queue is still there.
  *
- * Each CMD runs in a process group of its own (spawn.c), which -t, a lost
+ * Each CMD runs in a process group of its own (job.c), which -t, a lost
  * lease and a second signal kill whole; a watchdog kills the groups of
  * running jobs if the worker dies, even by SIGKILL.
  */
 #define _GNU_SOURCE
 #include <sys/signalfd.h>
-#include <sys/wait.h>
 
 #include <err.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,232 +39,7 @@
 
 #define SWEEP_MS	(60 * 1000)	/* all of the housekeeping, at least */
 #define SWEEP_GAP_MS	(5 * 1000)	/* and when idle at most this often */
-#define GRACE_MS	(5 * 1000)	/* SIGTERM to SIGKILL of a lost job */
 
-struct job {
-	pid_t		 pid;		/* 0: slot free */
-	struct spool_msg m;
-	char		 token[SPOOL_NAME_MAX + 1];
-	long long	 start, renew, deadline;	/* q_now_ms() */
-	long long	 killat;	/* lease lost: SIGKILL then */
-	int		 lost, timedout;
-};
-
-struct worker {
-	struct spool	*sp;
-	const char	*queue;
-	char		*qpath;
-	long long	 lease, timeout, attempts, max;
-	int		 lflag, aflag;	/* -l, -a given: config does not */
-	int		 njobs, running, follow, quiet;
-	long long	 started;
-	int		 stopping;	/* signals received */
-	int		 killed_all;	/* a second signal killed the jobs */
-	long long	 lastsweep;	/* q_now_ms() */
-	long long	 lastrecover;	/* of cur/ and tmp/ only */
-	int		 status;
-	struct job	*jobs;
-	pid_t		 self;
-	struct spawner	 spawn;		/* CMD, its environment, the watchdog */
-};
-
-static void
-logmsg(struct worker *w, const struct job *j, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-logmsg(struct worker *w, const struct job *j, const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-
-	if (w->quiet)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	warnx("%s: %s: %s", w->queue, j->token, buf);
-}
-
-static void
-title(struct worker *w)
-{
-	setproctitle("%s: %d running, %lld done%s", w->queue, w->running,
-	    w->started - w->running, w->stopping ? ", stopping" : "");
-}
-
-static int
-start(struct worker *w, struct job *j)
-{
-	pid_t pid;
-
-	q_token(&j->m.n, j->token, sizeof(j->token));
-	/* stdin: the claim's own open of the message, the job's alone */
-	(void)fcntl(j->m.fd, F_SETFL, 0);	/* drop O_NONBLOCK */
-	pid = spawn_job(&w->spawn, &j->m.n, j->m.fd);
-	(void)close(j->m.fd);
-	j->m.fd = -1;
-	if (pid == -1) {
-		warn("%s: %s: %s", w->queue, j->token, w->spawn.cmd);
-		return -1;
-	}
-	spawn_tell(&w->spawn, (int)(j - w->jobs), pid);
-	j->pid = pid;
-	j->start = q_now_ms();
-	j->renew = j->start + w->lease * 1000 / 3;
-	j->deadline = w->timeout > 0 ? j->start + w->timeout * 1000 : 0;
-	j->killat = 0;
-	j->lost = j->timedout = 0;
-	w->running++;
-	w->started++;
-	title(w);
-	return 0;
-}
-
-/* Give a message back for another try (spool_requeue), or to failed/. */
-static void
-requeue(struct worker *w, struct job *j, const char *why, int temporary)
-{
-	long long delay;
-	char d[32];
-
-	switch (spool_requeue(w->sp, j->m.n.name, w->attempts,
-	    (temporary ? SPOOL_REQUEUE_TEMPORARY : 0) |
-	    (w->killed_all ? SPOOL_REQUEUE_NOW : 0), &delay)) {
-	case 0:
-		logmsg(w, j, "%s, out of attempts (%lld), moved to failed/",
-		    why, w->attempts);
-		break;
-	case 1:
-		logmsg(w, j, "%s, released, retry in %s", why,
-		    spool_duration_format(delay, d, sizeof(d)));
-		break;
-	default:
-		logmsg(w, j, "%s, but %s", why, errno == ENOENT ?
-		    "the lease was lost" : strerror(errno));
-	}
-}
-
-/* CMD of job j ended with wait status ws: act on it. */
-static void
-finish(struct worker *w, struct job *j, int ws)
-{
-	char why[64];
-	int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
-
-	if (j->timedout)
-		snprintf(why, sizeof(why), "timed out after %llds",
-		    w->timeout);
-	else if (WIFSIGNALED(ws))
-		snprintf(why, sizeof(why), "killed by signal %d",
-		    WTERMSIG(ws));
-	else
-		snprintf(why, sizeof(why), "exit %d", code);
-	if (j->lost)
-		logmsg(w, j, "%s, but the lease was lost: not acknowledged",
-		    why);
-	else if (code == 0 && !j->timedout) {
-		if (spool_ack(w->sp, j->m.n.name) == 0)
-			logmsg(w, j, "done");
-		else
-			logmsg(w, j, "exit 0, but %s", errno == ENOENT ?
-			    "the lease was lost: not acknowledged" :
-			    strerror(errno));
-	} else if (code == 100 && !j->timedout) {
-		if (spool_fail(w->sp, j->m.n.name) == 0)
-			logmsg(w, j, "exit 100, moved to failed/");
-		else
-			logmsg(w, j, "exit 100, but %s", errno == ENOENT ?
-			    "the lease was lost" : strerror(errno));
-	} else
-		requeue(w, j, why, (code == 75 || code == 111) &&
-		    !j->timedout);
-	j->pid = 0;
-	w->running--;
-	title(w);
-}
-
-static void
-reap(struct worker *w)
-{
-	siginfo_t si;
-	pid_t pid;
-	int ws, i;
-
-	for (;;) {
-		/* look first: the watchdog must hear of it before the reap */
-		memset(&si, 0, sizeof(si));
-		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1 ||
-		    si.si_pid == 0)
-			break;
-		pid = si.si_pid;
-		for (i = 0; i < w->njobs; i++)
-			if (w->jobs[i].pid == pid)
-				spawn_tell(&w->spawn, i, 0);
-		if (waitpid(pid, &ws, 0) != pid)
-			break;
-		if (pid == w->spawn.dog) {
-			warnx("%s: the watchdog died; starting another",
-			    w->queue);
-			w->spawn.dog = 0;
-			if (spawn_watchdog(&w->spawn) == -1)
-				warn("%s: watchdog", w->queue);
-			continue;
-		}
-		for (i = 0; i < w->njobs; i++)
-			if (w->jobs[i].pid == pid) {
-				finish(w, &w->jobs[i], ws);
-				break;
-			}
-	}
-}
-
-/* Renew leases and enforce -t; returns ms until the next such event. */
-static long long
-timers(struct worker *w)
-{
-	long long now = q_now_ms(), next = -1;
-	char name[SPOOL_NAME_MAX + 1];
-	struct job *j;
-	int i;
-
-	for (i = 0; i < w->njobs; i++) {
-		j = &w->jobs[i];
-		if (j->pid == 0)
-			continue;
-		if (j->deadline != 0 && now >= j->deadline && !j->timedout) {
-			j->timedout = 1;
-			(void)kill(-j->pid, SIGKILL);
-		}
-		if (j->killat != 0 && now >= j->killat) {
-			j->killat = 0;
-			(void)kill(-j->pid, SIGKILL);
-		}
-		if (!j->lost && now >= j->renew) {
-			if (spool_touch(w->sp, j->m.n.name, w->lease,
-			    name) == 0)
-				(void)spool_name_parse(name, &j->m.n);
-			else {
-				/* the message is somebody else's: stop */
-				j->lost = 1;
-				logmsg(w, j, "lease lost while running: %s; "
-				    "stopping it", errno == ENOENT ?
-				    "claimed elsewhere" : strerror(errno));
-				(void)kill(-j->pid, SIGTERM);
-				j->killat = now + GRACE_MS;
-			}
-			j->renew = now + w->lease * 1000 / 3;
-		}
-		if (!j->lost && (next < 0 || j->renew - now < next))
-			next = j->renew - now;
-		if (j->deadline != 0 && !j->timedout &&
-		    (next < 0 || j->deadline - now < next))
-			next = j->deadline - now;
-		if (j->killat != 0 && (next < 0 || j->killat - now < next))
-			next = j->killat - now;
-	}
-	return next;
-}
 
 static void
 sweepreport(void *arg, enum spool_event ev, enum spool_state st,
@@ -301,7 +72,7 @@ gone(struct worker *w, int errnum)
 	for (i = 0; i < w->njobs; i++)
 		if (w->jobs[i].pid != 0)
 			(void)kill(-w->jobs[i].pid, SIGTERM);
-	title(w);
+	job_title(w);
 }
 
 /*
@@ -390,7 +161,7 @@ fill(struct worker *w, int *idle)
 			break;
 		}
 		n++;
-		if (start(w, &w->jobs[i]) == -1) {
+		if (job_start(w, &w->jobs[i]) == -1) {
 			(void)spool_release(w->sp, w->jobs[i].m.n.name, 0);
 			w->status = Q_IOERR;
 			break;
@@ -414,7 +185,7 @@ stop(struct worker *w, unsigned sig)
 		if (!w->quiet && w->running > 0)
 			warnx("%s: stopping, waiting for %d job%s", w->queue,
 			    w->running, w->running == 1 ? "" : "s");
-		title(w);
+		job_title(w);
 		return;
 	}
 	/* a second signal: kill the jobs, release their messages */
@@ -484,7 +255,7 @@ loop(struct worker *w)
 		    (w->max != 0 && w->started >= w->max) ||
 		    (idle && !w->follow)))
 			break;
-		ms = timers(w);
+		ms = job_timers(w);
 		if (ms < 0 || t < ms)
 			ms = t;
 		if (w->follow && w->running < w->njobs && !w->stopping) {
@@ -508,10 +279,10 @@ loop(struct worker *w)
 			w->status = Q_IOERR;
 		}
 		signalled(w, sfd);
-		reap(w);
+		job_reap(w);
 		if (nfd == 2 && pfd[1].revents != 0)
 			spool_heard(w->sp);
-		(void)timers(w);
+		(void)job_timers(w);
 	}
 	(void)close(sfd);
 	/* the watchdog sees the end of its pipe, and has nothing to kill */
@@ -612,7 +383,7 @@ cmd_work(int argc, char *argv[])
 		err(Q_IOERR, NULL);
 	w.self = getpid();
 	(void)signal(SIGPIPE, SIG_IGN);
-	title(&w);
+	job_title(&w);
 	status = loop(&w);
 	spool_close(w.sp);
 	free(w.jobs);

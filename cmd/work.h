@@ -1,6 +1,5 @@
 /*
- * work.h - what the worker loop (work.c) and the starting of its jobs
- * (spawn.c) share.
+ * work.h - what the worker loop (work.c) and its jobs (job.c) share.
  */
 #ifndef Q_WORK_H
 #define Q_WORK_H
@@ -30,11 +29,43 @@ struct spawner {
 	const char	*queue;		/* for its title */
 };
 
+/* A claimed message and the run of CMD on it. */
+struct job {
+	pid_t		 pid;		/* 0: slot free */
+	struct spool_msg m;
+	char		 token[SPOOL_NAME_MAX + 1];
+	long long	 start, renew, deadline;	/* q_now_ms() */
+	long long	 killat;	/* lease lost: SIGKILL then */
+	int		 lost, timedout;
+};
+
+/* q work: its settings, its state, its jobs. */
+struct worker {
+	struct spool	*sp;
+	const char	*queue;
+	char		*qpath;
+	long long	 lease, timeout, attempts, max;
+	int		 lflag, aflag;	/* -l, -a given: config does not */
+	int		 njobs, running, follow, quiet;
+	long long	 started;
+	int		 stopping;	/* signals received */
+	int		 killed_all;	/* a second signal killed the jobs */
+	long long	 lastsweep;	/* q_now_ms() */
+	long long	 lastrecover;	/* of cur/ and tmp/ only */
+	int		 status;
+	struct job	*jobs;
+	pid_t		 self;
+	struct spawner	 spawn;		/* CMD, its environment, the watchdog */
+};
+
 int	 spawn_resolve(const char *cmd, char **out);
 void	 spawn_init(struct spawner *s, const char *qpath);
 int	 spawn_watchdog(struct spawner *s);
-void	 spawn_tell(struct spawner *s, int slot, pid_t pgid);
-pid_t	 spawn_job(struct spawner *s, const struct spool_name *n, int fd);
 void	 spawn_end(struct spawner *s);
+
+int	 job_start(struct worker *w, struct job *j);
+void	 job_reap(struct worker *w);
+long long job_timers(struct worker *w);
+void	 job_title(struct worker *w);
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * spawn.c - how q work starts a job, and makes sure it dies with the
- * worker: CMD found before anything is claimed, the environment of each
- * job, a vfork and exec per job, and the watchdog.
+ * job.c - a job of q work, from start to end: CMD found before anything
+ * is claimed, the environment of each job, a vfork and exec per job, the
+ * watchdog, the renewals of its lease and its time limit, and its exit
+ * status acted on.
  *
  * CMD is started with vfork and exec in a process group of its own, with
  * only stdin, stdout and stderr: every descriptor of the worker is
@@ -10,6 +11,10 @@
  * worker dies, even by SIGKILL; it holds the worker's liveness lock too,
  * so the lock is free, and the claims can be returned, only once no
  * process of the old jobs is still at work on them.
+ *
+ * A job's lease is renewed at a third of it; a renewal that fails means
+ * the message is somebody else's now, and the job is stopped (SIGTERM,
+ * then SIGKILL after GRACE_MS), its exit acknowledging nothing.
  */
 #define _GNU_SOURCE
 #include <sys/mman.h>
@@ -21,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +35,8 @@
 #include "cmd.h"
 #include "work.h"
 #include "banned.h"
+
+#define GRACE_MS	(5 * 1000)	/* SIGTERM to SIGKILL of a lost job */
 
 /*
  * Find CMD as execvp(3) would, before anything is claimed: 127 if it is
@@ -173,7 +181,7 @@ watchdog_start(struct spawner *s)
 }
 
 /* Job slot i runs process group pgid now (0: none). */
-void
+static void
 spawn_tell(struct spawner *s, int slot, pid_t pgid)
 {
 	__atomic_store_n(&s->groups[slot], pgid, __ATOMIC_SEQ_CST);
@@ -258,7 +266,7 @@ environment(struct spawner *s, const struct spool_name *n)
  * reads signals from a signalfd), so none can run in the child either.
  * Returns the pid, or -1 with errno.
  */
-pid_t
+static pid_t
 spawn_job(struct spawner *s, const struct spool_name *n, int fd)
 {
 	volatile int fail = 0;
@@ -314,4 +322,202 @@ spawn_end(struct spawner *s)
 		(void)waitpid(s->dog, NULL, 0);
 	free(s->env);
 	free(s->qvar);
+}
+
+static void
+logmsg(struct worker *w, const struct job *j, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+logmsg(struct worker *w, const struct job *j, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	if (w->quiet)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	warnx("%s: %s: %s", w->queue, j->token, buf);
+}
+
+void
+job_title(struct worker *w)
+{
+	setproctitle("%s: %d running, %lld done%s", w->queue, w->running,
+	    w->started - w->running, w->stopping ? ", stopping" : "");
+}
+
+int
+job_start(struct worker *w, struct job *j)
+{
+	pid_t pid;
+
+	q_token(&j->m.n, j->token, sizeof(j->token));
+	/* stdin: the claim's own open of the message, the job's alone */
+	(void)fcntl(j->m.fd, F_SETFL, 0);	/* drop O_NONBLOCK */
+	pid = spawn_job(&w->spawn, &j->m.n, j->m.fd);
+	(void)close(j->m.fd);
+	j->m.fd = -1;
+	if (pid == -1) {
+		warn("%s: %s: %s", w->queue, j->token, w->spawn.cmd);
+		return -1;
+	}
+	spawn_tell(&w->spawn, (int)(j - w->jobs), pid);
+	j->pid = pid;
+	j->start = q_now_ms();
+	j->renew = j->start + w->lease * 1000 / 3;
+	j->deadline = w->timeout > 0 ? j->start + w->timeout * 1000 : 0;
+	j->killat = 0;
+	j->lost = j->timedout = 0;
+	w->running++;
+	w->started++;
+	job_title(w);
+	return 0;
+}
+
+/* Give a message back for another try (spool_requeue), or to failed/. */
+static void
+requeue(struct worker *w, struct job *j, const char *why, int temporary)
+{
+	long long delay;
+	char d[32];
+
+	switch (spool_requeue(w->sp, j->m.n.name, w->attempts,
+	    (temporary ? SPOOL_REQUEUE_TEMPORARY : 0) |
+	    (w->killed_all ? SPOOL_REQUEUE_NOW : 0), &delay)) {
+	case 0:
+		logmsg(w, j, "%s, out of attempts (%lld), moved to failed/",
+		    why, w->attempts);
+		break;
+	case 1:
+		logmsg(w, j, "%s, released, retry in %s", why,
+		    spool_duration_format(delay, d, sizeof(d)));
+		break;
+	default:
+		logmsg(w, j, "%s, but %s", why, errno == ENOENT ?
+		    "the lease was lost" : strerror(errno));
+	}
+}
+
+/* CMD of job j ended with wait status ws: act on it. */
+static void
+finish(struct worker *w, struct job *j, int ws)
+{
+	char why[64];
+	int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+
+	if (j->timedout)
+		snprintf(why, sizeof(why), "timed out after %llds",
+		    w->timeout);
+	else if (WIFSIGNALED(ws))
+		snprintf(why, sizeof(why), "killed by signal %d",
+		    WTERMSIG(ws));
+	else
+		snprintf(why, sizeof(why), "exit %d", code);
+	if (j->lost)
+		logmsg(w, j, "%s, but the lease was lost: not acknowledged",
+		    why);
+	else if (code == 0 && !j->timedout) {
+		if (spool_ack(w->sp, j->m.n.name) == 0)
+			logmsg(w, j, "done");
+		else
+			logmsg(w, j, "exit 0, but %s", errno == ENOENT ?
+			    "the lease was lost: not acknowledged" :
+			    strerror(errno));
+	} else if (code == 100 && !j->timedout) {
+		if (spool_fail(w->sp, j->m.n.name) == 0)
+			logmsg(w, j, "exit 100, moved to failed/");
+		else
+			logmsg(w, j, "exit 100, but %s", errno == ENOENT ?
+			    "the lease was lost" : strerror(errno));
+	} else
+		requeue(w, j, why, (code == 75 || code == 111) &&
+		    !j->timedout);
+	j->pid = 0;
+	w->running--;
+	job_title(w);
+}
+
+void
+job_reap(struct worker *w)
+{
+	siginfo_t si;
+	pid_t pid;
+	int ws, i;
+
+	for (;;) {
+		/* look first: the watchdog must hear of it before the reap */
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == -1 ||
+		    si.si_pid == 0)
+			break;
+		pid = si.si_pid;
+		for (i = 0; i < w->njobs; i++)
+			if (w->jobs[i].pid == pid)
+				spawn_tell(&w->spawn, i, 0);
+		if (waitpid(pid, &ws, 0) != pid)
+			break;
+		if (pid == w->spawn.dog) {
+			warnx("%s: the watchdog died; starting another",
+			    w->queue);
+			w->spawn.dog = 0;
+			if (spawn_watchdog(&w->spawn) == -1)
+				warn("%s: watchdog", w->queue);
+			continue;
+		}
+		for (i = 0; i < w->njobs; i++)
+			if (w->jobs[i].pid == pid) {
+				finish(w, &w->jobs[i], ws);
+				break;
+			}
+	}
+}
+
+/* Renew leases and enforce -t; returns ms until the next such event. */
+long long
+job_timers(struct worker *w)
+{
+	long long now = q_now_ms(), next = -1;
+	char name[SPOOL_NAME_MAX + 1];
+	struct job *j;
+	int i;
+
+	for (i = 0; i < w->njobs; i++) {
+		j = &w->jobs[i];
+		if (j->pid == 0)
+			continue;
+		if (j->deadline != 0 && now >= j->deadline && !j->timedout) {
+			j->timedout = 1;
+			(void)kill(-j->pid, SIGKILL);
+		}
+		if (j->killat != 0 && now >= j->killat) {
+			j->killat = 0;
+			(void)kill(-j->pid, SIGKILL);
+		}
+		if (!j->lost && now >= j->renew) {
+			if (spool_touch(w->sp, j->m.n.name, w->lease,
+			    name) == 0)
+				(void)spool_name_parse(name, &j->m.n);
+			else {
+				/* the message is somebody else's: stop */
+				j->lost = 1;
+				logmsg(w, j, "lease lost while running: %s; "
+				    "stopping it", errno == ENOENT ?
+				    "claimed elsewhere" : strerror(errno));
+				(void)kill(-j->pid, SIGTERM);
+				j->killat = now + GRACE_MS;
+			}
+			j->renew = now + w->lease * 1000 / 3;
+		}
+		if (!j->lost && (next < 0 || j->renew - now < next))
+			next = j->renew - now;
+		if (j->deadline != 0 && !j->timedout &&
+		    (next < 0 || j->deadline - now < next))
+			next = j->deadline - now;
+		if (j->killat != 0 && (next < 0 || j->killat - now < next))
+			next = j->killat - now;
+	}
+	return next;
 }

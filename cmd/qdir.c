@@ -1,0 +1,260 @@
+/*
+ * qdir.c - the queues of the command line: their paths under $QDIR (or
+ * $XDG_STATE_HOME), opening them with the error said once, going through
+ * every queue or the ones named, the reference commands' loop over their
+ * IDs, and waiting for a queue's messages.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <err.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "banned.h"
+
+/* dir/name (or a copy of dir when name is NULL), allocated.  Never NULL. */
+char *
+q_join(const char *dir, const char *name)
+{
+	size_t len = strlen(dir) + (name != NULL ? strlen(name) + 2 : 1);
+	char *p;
+
+	if ((p = malloc(len)) == NULL)
+		err(Q_IOERR, NULL);
+	if (name != NULL)
+		snprintf(p, len, "%s/%s", dir, name);
+	else
+		memcpy(p, dir, len);
+	return p;
+}
+
+/* $QDIR, or ${XDG_STATE_HOME:-$HOME/.local/state}/q.  Never NULL. */
+char *
+q_qdir(void)
+{
+	const char *s, *home;
+
+	if ((s = getenv("QDIR")) != NULL && *s != '\0')
+		return q_join(s, NULL);
+	if ((s = getenv("XDG_STATE_HOME")) != NULL && *s != '\0')
+		return q_join(s, "q");
+	if ((home = getenv("HOME")) == NULL || *home == '\0')
+		errx(Q_USAGE, "neither QDIR nor HOME is set");
+	return q_join(home, ".local/state/q");
+}
+
+/*
+ * The path of the queue named on the command line: itself if it has a
+ * '/', otherwise a name under q_qdir().  NULL (and a message) for a name
+ * that is no queue name.
+ */
+char *
+q_path(const char *queue)
+{
+	char *dir, *path;
+
+	if (strchr(queue, '/') != NULL)
+		return q_join(queue, NULL);
+	if (queue[0] == '\0' || queue[0] == '.') {
+		warnx("%s: invalid queue name", q_vis(queue));
+		return NULL;
+	}
+	dir = q_qdir();
+	path = q_join(dir, queue);
+	free(dir);
+	return path;
+}
+
+/* The absolute path of an open queue, for CMD's environment. */
+char *
+q_queuepath(const char *queue)
+{
+	char *path, *abs, *cwd;
+
+	if ((path = q_path(queue)) == NULL)
+		err(Q_DATAERR, NULL);
+	if ((abs = realpath(path, NULL)) != NULL) {
+		free(path);
+		return abs;
+	}
+	if (path[0] == '/' || (cwd = getcwd(NULL, 0)) == NULL)
+		return path;	/* not there yet: as absolute as it gets */
+	abs = q_join(cwd, path);
+	free(cwd);
+	free(path);
+	return abs;
+}
+
+/*
+ * Open the queue named on the command line.  Prints the error and returns
+ * the exit status, or returns 0 with *spp set.
+ */
+int
+q_open(const char *queue, int flags, struct spool **spp)
+{
+	char *path;
+	int saved;
+
+	*spp = NULL;
+	if ((path = q_path(queue)) == NULL)
+		return Q_DATAERR;
+	*spp = spool_open(path, flags);
+	saved = errno;
+	free(path);
+	if (*spp != NULL)
+		return Q_OK;
+	return q_fail(saved, NULL, NULL, "%s", q_vis(queue));
+}
+
+/*
+ * The shape of ack, fail, release and touch: open the queue argv[0] and
+ * apply fn to every reference after it.  Every reference is tried; the
+ * first failure decides the exit status.
+ */
+int
+q_each(int argc, char *argv[], q_refop *fn, void *arg, const char *notfound)
+{
+	struct spool *sp;
+	int i, status;
+
+	if (argc < 2)
+		return q_usage(0);
+	if ((status = q_checkrefs(argv[0], argc - 1, argv + 1)) != Q_OK)
+		return status;
+	if ((status = q_open(argv[0], 0, &sp)) != Q_OK)
+		return status;
+	for (i = 1; i < argc; i++)
+		if (fn(sp, argv[i], arg) == -1)
+			status = q_first_failure(status, q_fail(errno,
+			    notfound, NULL, "%s: %s", q_vis(argv[0]),
+			    q_vis(argv[i])));
+	spool_close(sp);
+	return q_finish(status);
+}
+
+/* A directory with a new/ entry of any kind: meant to be a queue. */
+static int
+q_isqueuedir(const char *path)
+{
+	struct stat st;
+	char *p;
+	int r;
+
+	p = q_join(path, "new");
+	r = lstat(p, &st) == 0;
+	free(p);
+	return r;
+}
+
+/*
+ * Call fn for every queue under $QDIR, in directory order, with its name
+ * and its open handle.  Entries that are not queues are skipped silently;
+ * a queue that cannot be opened is reported.  Returns the first failure.
+ */
+int
+q_allqueues(q_queueop *fn, void *arg)
+{
+	struct dirent *de;
+	struct spool *sp;
+	char *qdir, *path;
+	DIR *d;
+	int status = Q_OK;
+
+	qdir = q_qdir();
+	if ((d = opendir(qdir)) == NULL) {
+		if (errno != ENOENT) {	/* no queue yet: nothing to do */
+			warn("%s", qdir);
+			status = q_status(errno);
+		}
+		free(qdir);
+		return status;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		path = q_join(qdir, de->d_name);
+		if ((sp = spool_open(path, 0)) != NULL) {
+			status = q_first_failure(status,
+			    fn(de->d_name, sp, arg));
+			spool_close(sp);
+		} else if ((errno != ENOENT && errno != ENOTDIR) ||
+		    (errno == ENOTDIR && q_isqueuedir(path)))
+			status = q_first_failure(status, q_open(path, 0, &sp));
+		free(path);
+	}
+	(void)closedir(d);
+	free(qdir);
+	return status;
+}
+
+/* Call fn for each queue named, or for every queue if none is. */
+int
+q_queues(int argc, char *argv[], q_queueop *fn, void *arg)
+{
+	int i, status = Q_OK;
+
+	if (argc == 0)
+		return q_allqueues(fn, arg);
+	for (i = 0; i < argc; i++)
+		status = q_first_failure(status, q_onequeue(argv[i], fn, arg));
+	return status;
+}
+
+/* Call fn for the queue named queue. */
+int
+q_onequeue(const char *queue, q_queueop *fn, void *arg)
+{
+	struct spool *sp;
+	int status;
+
+	if ((status = q_open(queue, 0, &sp)) != Q_OK)
+		return status;
+	status = fn(queue, sp, arg);
+	spool_close(sp);
+	return status;
+}
+
+/* The name of queue's subscription: the queue's name, or its last part. */
+const char *
+q_subname(const char *queue)
+{
+	const char *p;
+	size_t n = strlen(queue);
+
+	while (n > 1 && queue[n - 1] == '/')
+		n--;
+	for (p = queue + n; p > queue && p[-1] != '/'; p--)
+		;
+	return p;
+}
+
+/* Milliseconds on the monotonic clock, for deadlines. */
+long long
+q_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Waiting for messages: the queue handle hears of arrivals and knows when
+ * delayed ones fall due (spool_wait()); claims that expire or whose worker
+ * dies make no event in new/, so a waiter looks at cur/ every
+ * Q_RECOVER_MS.  Sleep until something arrives, or limit ms (-1: no
+ * limit) pass.
+ */
+void
+q_wait(struct spool *sp, long long limit)
+{
+	if (limit < 0 || limit > Q_RECOVER_MS)
+		limit = Q_RECOVER_MS;
+	(void)spool_wait(sp, limit);
+}
