@@ -175,7 +175,9 @@ enqueue(const char *queue, const struct spool_putopt *opt,
 			warn("%s: %zu of %zu messages not enqueued", queue,
 			    n - spool_batch_count(b), n);
 		status = q_status(errno);
-	}
+	} else if (spool_batch_deduped(b))
+		warnx("%s: %s: a duplicate key, nothing enqueued", q_vis(queue),
+		    q_vis(opt->key));
 	for (i = 0; (sub = spool_batch_suberror(b, i, &e)) != NULL; i++) {
 		why = spool_why(e);
 		status = q_first_failure(status, q_report(why, e, NULL,

@@ -11,34 +11,38 @@
 #include "cmd.h"
 #include "banned.h"
 
+/* TITLE: the command shows its state in its process title. */
+#define TITLE	1
+
 static const struct command {
 	const char	*name;
 	int		(*fn)(int, char *[]);
 	const char	*synopsis;
+	int		 flags;
 } commands[] = {
 	{ "put", cmd_put, "q put [-d delay] [-p prio] [-k key] [-l | -0] "
-	    "[-m text]... [--no-sync] queue [file ...]" },
-	{ "take", cmd_take, "q take [-l lease] [-w wait] queue" },
-	{ "cat", cmd_cat, "q cat queue id ..." },
-	{ "ack", cmd_ack, "q ack queue id ..." },
-	{ "release", cmd_release, "q release [-d delay] queue id ..." },
-	{ "fail", cmd_fail, "q fail queue id ..." },
-	{ "touch", cmd_touch, "q touch [-l lease] queue id ..." },
+	    "[-m text]... [--no-sync] queue [file ...]", 0 },
+	{ "take", cmd_take, "q take [-l lease] [-w wait] queue", 0 },
+	{ "cat", cmd_cat, "q cat queue id ...", 0 },
+	{ "ack", cmd_ack, "q ack queue id ...", 0 },
+	{ "release", cmd_release, "q release [-d delay] queue id ...", 0 },
+	{ "fail", cmd_fail, "q fail queue id ...", 0 },
+	{ "touch", cmd_touch, "q touch [-l lease] queue id ...", 0 },
 	{ "work", cmd_work, "q work [-fq] [-a attempts] [-j jobs] [-l lease] "
-	    "[-n max] [-t timeout] queue [--] cmd [arg ...]" },
-	{ "wait", cmd_wait, "q wait [-t timeout] queue" },
-	{ "sweep", cmd_sweep, "q sweep [-n] [queue ...]" },
-	{ "ls", cmd_ls, "q ls [-s state] [-l] [-0] [--json] queue" },
-	{ "stat", cmd_stat, "q stat [--json] [queue ...]" },
-	{ "retry", cmd_retry, "q retry queue [id ... | -a]" },
-	{ "replay", cmd_replay, "q replay [-s since] queue [id ...]" },
-	{ "purge", cmd_purge, "q purge [-s state] [-o age] queue" },
-	{ "rm", cmd_rm, "q rm queue id ..." },
-	{ "pause", cmd_pause, "q pause queue" },
-	{ "resume", cmd_resume, "q resume queue" },
-	{ "sub", cmd_sub, "q sub topic queue" },
-	{ "unsub", cmd_unsub, "q unsub topic queue" },
-	{ "config", cmd_config, "q config queue [key [value]]" },
+	    "[-n max] [-t timeout] queue [--] cmd [arg ...]", TITLE },
+	{ "wait", cmd_wait, "q wait [-t timeout] queue", 0 },
+	{ "sweep", cmd_sweep, "q sweep [-n] [queue ...]", 0 },
+	{ "ls", cmd_ls, "q ls [-s state] [-l] [-0] [--json] queue", 0 },
+	{ "stat", cmd_stat, "q stat [--json] [queue ...]", 0 },
+	{ "retry", cmd_retry, "q retry queue [id ... | -a]", 0 },
+	{ "replay", cmd_replay, "q replay [-s since] queue [id ...]", 0 },
+	{ "purge", cmd_purge, "q purge [-s state] [-o age] queue", 0 },
+	{ "rm", cmd_rm, "q rm queue id ...", 0 },
+	{ "pause", cmd_pause, "q pause queue", 0 },
+	{ "resume", cmd_resume, "q resume queue", 0 },
+	{ "sub", cmd_sub, "q sub topic queue", 0 },
+	{ "unsub", cmd_unsub, "q unsub topic queue", 0 },
+	{ "config", cmd_config, "q config queue [key [value]]", 0 },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -83,7 +87,7 @@ main(int argc, char *argv[])
 	snprintf(progname, sizeof(progname), "q %s", commands[i].name);
 	setprogname(progname);
 	q_synopsis = commands[i].synopsis;
-	if (commands[i].fn == cmd_work)
+	if (commands[i].flags & TITLE)	/* costs a copy of the environment */
 		setproctitle_init(argc, argv, environ);
 	/* a file size limit gives EFBIG, not a dead process */
 	(void)signal(SIGXFSZ, SIG_IGN);

@@ -56,7 +56,7 @@ inject_eio() {
 	first=$output
 	run --separate-stderr -0 q put -k order-1 -m second jobs
 	assert_output "$first"
-	assert_equal "$stderr" ""
+	assert_equal "$stderr" "q put: jobs: order-1: a duplicate key, nothing enqueued"
 	assert_equal "$(names jobs new)" "$first"
 	assert_equal "$(cat "$(qpath jobs)/new/$first")" "first"
 	assert_equal "$(count jobs tmp)" 0
@@ -165,11 +165,19 @@ inject_eio() {
 	wait "${pids[@]}"
 	first=$(cat "$BATS_TEST_TMPDIR/out.1")
 	[[ $first =~ $ID_RE ]] || fail "producer 1 printed '$first'"
+	# one enqueued, and said nothing; nine were told they were duplicates
+	dups=0
 	for ((k = 1; k <= 10; k++)); do
 		assert_equal "$(cat "$BATS_TEST_TMPDIR/rc.$k")" 0
 		assert_equal "$(cat "$BATS_TEST_TMPDIR/out.$k")" "$first"
-		assert_equal "$(cat "$BATS_TEST_TMPDIR/err.$k")" ""
+		case $(cat "$BATS_TEST_TMPDIR/err.$k") in
+		"") ;;
+		"q put: jobs: same: a duplicate key, nothing enqueued")
+			dups=$((dups + 1)) ;;
+		*) fail "producer $k: $(cat "$BATS_TEST_TMPDIR/err.$k")" ;;
+		esac
 	done
+	assert_equal "$dups" 9
 	assert_equal "$(names jobs new)" "$first"
 	assert_equal "$(count jobs tmp)" 0
 	run -0 cat "$(qpath jobs)/new/$first"
