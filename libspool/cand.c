@@ -8,8 +8,8 @@
  * at most NAMES_MAX bytes, compacted when a replaced name leaves a hole,
  * so memory stays bounded whatever the depth.  Once the queue holds more
  * than the candidates, a name that sorts after the worst of them loses
- * without being parsed (quickkey reads the time and priority off its
- * first bytes): in a deep queue nearly all do, and a scan costs little
+ * without being parsed (spool__name_sortkey() reads the time and priority
+ * off its first bytes): in a deep queue nearly all do, and a scan costs little
  * more than reading the directory.  After the scan the heap is sorted,
  * best first, and claims take from it in order.
  *
@@ -38,24 +38,23 @@ cname(const struct spool *sp, const struct cand *c)
 	return sp->names + c->off;
 }
 
-/* Order of candidates: priority, then name (enqueue time). */
+/*
+ * The one order of claims, of candidates and urgent arrivals alike: by
+ * key (priority, then enqueue time: spool__name_sortkey()), then by name.
+ * Does the name x with key kx come before y with key ky?
+ */
+static int
+first(uint64_t kx, const char *x, uint64_t ky, const char *y)
+{
+	if (kx != ky)
+		return kx < ky;
+	return strcmp(x, y) < 0;
+}
+
 static int
 before(const struct spool *sp, const struct cand *x, const struct cand *y)
 {
-	if (x->key != y->key)
-		return x->key < y->key;
-	return strcmp(cname(sp, x), cname(sp, y)) < 0;
-}
-
-/*
- * The sort key of a name: priority, SEC and USEC in one number, so that
- * most comparisons need no strcmp.  SEC and USEC have fixed widths, so
- * the key orders names as strcmp does but for ties.
- */
-static uint64_t
-mkkey(int prio, time_t sec, long usec)
-{
-	return (uint64_t)prio << 60 | (uint64_t)sec << 20 | (uint64_t)usec;
+	return first(x->key, cname(sp, x), y->key, cname(sp, y));
 }
 
 /* Restore the max-heap (worst candidate on top) below position i. */
@@ -169,9 +168,7 @@ static int
 better(const struct spool *sp, uint64_t k, const char *s,
     const struct cand *c)
 {
-	if (k != c->key)
-		return k < c->key;
-	return strcmp(s, cname(sp, c)) < 0;
+	return first(k, s, c->key, cname(sp, c));
 }
 
 /* Drop the worst candidate; returns it. */
@@ -202,7 +199,7 @@ spool__cand_add(struct spool *sp, const struct spool_name *n)
 	void *p;
 	int cap, r;
 
-	c.key = mkkey(n->prio, n->sec, n->usec);
+	c.key = spool__sortkey(n->prio, n->sec, n->usec);
 	c.len = (uint16_t)len;
 	if (sp->ncand == CAND_MAX)
 		sp->full = 1;
@@ -250,42 +247,6 @@ store:
 }
 
 /*
- * The key of an entry's name, read off its first bytes without parsing
- * all of it.  Returns 1, 0 if the name has d= (parse it: it may be
- * delayed), or -1 if it is not shaped like a message name at all.
- */
-static int
-quickkey(const char *name, uint64_t *key)
-{
-	const char *attrs;
-	uint64_t sec = 0, usec = 0;
-	int i, prio = SPOOL_PRIO_DEFAULT;
-
-	for (i = 0; i < 17; i++) {
-		if (i == 10) {
-			if (name[i] != '.')
-				return -1;
-		} else if (name[i] < '0' || name[i] > '9')
-			return -1;
-		else if (i < 10)
-			sec = sec * 10 + (uint64_t)(name[i] - '0');
-		else
-			usec = usec * 10 + (uint64_t)(name[i] - '0');
-	}
-	if ((attrs = strchr(name + 17, ',')) != NULL) {
-		if (strstr(attrs, ",d=") != NULL)
-			return 0;
-		if (attrs[1] == 'p' && attrs[2] == '=') {
-			if (attrs[3] < '0' || attrs[3] > '9')
-				return -1;
-			prio = attrs[3] - '0';
-		}
-	}
-	*key = mkkey(prio, (time_t)sec, (long)usec);
-	return 1;
-}
-
-/*
  * Can the entry name not make it among the candidates?  Once they are
  * full, a name that sorts after the worst of them loses without being
  * parsed: in a deep queue nearly all do, and the scan costs little more
@@ -299,7 +260,7 @@ spool__cand_hopeless(const struct spool *sp, const char *name)
 
 	if (sp->ncand < CAND_MAX && !sp->full)
 		return 0;
-	if (quickkey(name, &key) != 1)
+	if (spool__name_sortkey(name, &key) != 1)
 		return 0;
 	return !better(sp, key, name, &sp->cand[0]);
 }
@@ -320,9 +281,7 @@ spool__cand_delayed(struct spool *sp, const struct spool_name *n,
 static int
 uless(const struct urgent *x, const struct urgent *y)
 {
-	if (x->key != y->key)
-		return x->key < y->key;
-	return strcmp(x->name, y->name) < 0;
+	return first(x->key, x->name, y->key, y->name);
 }
 
 static void
@@ -396,13 +355,13 @@ spool__arrived(struct spool *sp, const char *name, time_t now)
 	int r;
 
 	if (sp->icand >= sp->ncand || name[0] == '.' ||
-	    (r = quickkey(name, &key)) == -1 ||
+	    (r = spool__name_sortkey(name, &key)) == -1 ||
 	    (r == 1 && !better(sp, key, name, &sp->cand[sp->ncand - 1])) ||
 	    spool_name_parse(name, &n) == -1 ||
 	    !spool__valid_in(SPOOL_NEW, &n) ||
 	    spool__cand_delayed(sp, &n, now))
 		return;
-	key = mkkey(n.prio, n.sec, n.usec);
+	key = spool__sortkey(n.prio, n.sec, n.usec);
 	if (better(sp, key, n.name, &sp->cand[sp->ncand - 1]) &&
 	    fstatat(sp->dfd[SPOOL_NEW], n.name, &st, AT_SYMLINK_NOFOLLOW) ==
 	    0 && S_ISREG(st.st_mode))
