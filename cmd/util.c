@@ -263,21 +263,19 @@ q_json_string(const char *s)
 	putchar('"');
 }
 
-/* An age or time left for people: the largest whole unit. */
+/*
+ * An age or time left for people: the largest whole unit, rounded down
+ * (spool_duration_format() of what is left of it).
+ */
 char *
 q_human(long long secs, char *buf, size_t len)
 {
+	long long unit = secs >= 86400 ? 86400 : secs >= 3600 ? 3600 :
+	    secs >= 60 ? 60 : 1;
+
 	if (secs < 0)
 		secs = 0;
-	if (secs >= 86400)
-		snprintf(buf, len, "%lldd", secs / 86400);
-	else if (secs >= 3600)
-		snprintf(buf, len, "%lldh", secs / 3600);
-	else if (secs >= 60)
-		snprintf(buf, len, "%lldm", secs / 60);
-	else
-		snprintf(buf, len, "%llds", secs);
-	return buf;
+	return spool_duration_format(secs - secs % unit, buf, len);
 }
 
 /* "new", "cur", "done" or "failed" to a state; -1 if none of them. */

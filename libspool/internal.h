@@ -118,9 +118,10 @@ struct spool_batch {
 	size_t		 nsuberr;
 };
 
-/* name.c: the sort key of a message (the order of claims: cand.c) */
+/* name.c: the sort key of a message (the order of claims: cand.c), hosts */
 uint64_t spool__sortkey(int prio, time_t sec, long usec);
 int	 spool__name_sortkey(const char *name, uint64_t *key);
+int	 spool__ishostc(int c);
 
 /* why.c: fail for a reason of q's own (spool_why()); returns -1. */
 int	 spool__fail(enum spool_why why, int errnum);

@@ -29,8 +29,9 @@ isdigitc(int c)
 	return c >= '0' && c <= '9';
 }
 
-static int
-ishostc(int c)
+/* May c be in the HOST part of an ID (q(5))? */
+int
+spool__ishostc(int c)
 {
 	return isdigitc(c) || (c >= 'a' && c <= 'z') ||
 	    (c >= 'A' && c <= 'Z') || c == '.' || c == '-';
@@ -71,7 +72,7 @@ host(const char **sp, char *buf)
 	const char *s = *sp;
 	size_t n = 0;
 
-	while (ishostc(s[n]))
+	while (spool__ishostc(s[n]))
 		n++;
 	if (n == 0 || n > SPOOL_HOST_MAX)
 		return -1;

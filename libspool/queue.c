@@ -114,12 +114,8 @@ gethost(char *buf)
 	if (gethostname(name, sizeof(name)) == -1 || name[0] == '\0')
 		strlcpy(name, "localhost", sizeof(name));
 	name[sizeof(name) - 1] = '\0';
-	for (i = 0; name[i] != '\0' && i < SPOOL_HOST_MAX; i++) {
-		char c = name[i];
-
-		buf[i] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '-') ? c : '-';
-	}
+	for (i = 0; name[i] != '\0' && i < SPOOL_HOST_MAX; i++)
+		buf[i] = spool__ishostc((unsigned char)name[i]) ? name[i] : '-';
 	buf[i] = '\0';
 }
 
