@@ -215,13 +215,10 @@ int
 q_checkrefs(const char *queue, int n, char *refs[])
 {
 	struct spool_name parsed;
-	const char *base;
 	int i;
 
 	for (i = 0; i < n; i++) {
-		base = strrchr(refs[i], '/');
-		if (spool_name_parse(base != NULL ? base + 1 : refs[i],
-		    &parsed) == -1) {
+		if (spool_ref_parse(refs[i], &parsed) == -1) {
 			warnx("%s: %s: malformed ID", q_vis(queue),
 			    q_vis(refs[i]));
 			return Q_DATAERR;

@@ -34,10 +34,9 @@ spool__parse_ref(struct spool *sp, const char *ref, struct spool_name *r)
 	struct stat ds, st;
 	int i;
 
-	base = strrchr(ref, '/');
-	if (spool_name_parse(base != NULL ? base + 1 : ref, r) == -1)
+	if (spool_ref_parse(ref, r) == -1)
 		return spool__fail(SPOOL_WHY_BADID, errno);
-	if (base == NULL)
+	if ((base = strrchr(ref, '/')) == NULL)
 		return 0;
 	if ((size_t)(base - ref) >= sizeof(dir))
 		return spool__fail(SPOOL_WHY_BADID, ENAMETOOLONG);

@@ -176,6 +176,14 @@ bad:
 	return -1;
 }
 
+int
+spool_ref_parse(const char *ref, struct spool_name *out)
+{
+	const char *base = strrchr(ref, '/');
+
+	return spool_name_parse(base != NULL ? base + 1 : ref, out);
+}
+
 /*
  * The sort key of a message: priority, SEC and USEC in one number, so
  * that most comparisons of names need no strcmp.  SEC and USEC have fixed

@@ -123,6 +123,12 @@ struct spool_batch;
 int	 spool_name_parse(const char *s, struct spool_name *out);
 
 /*
+ * spool_name_parse() of the name in a reference as the commands take it:
+ * an ID, a token, or a path whose last part is a message file name.
+ */
+int	 spool_ref_parse(const char *ref, struct spool_name *out);
+
+/*
  * Rebuild n->name from the ID and the attributes set in n->attrs, in the
  * canonical order.  Returns 0, or -1 with ENAMETOOLONG.
  */

@@ -195,12 +195,41 @@ test_config(void)
 	    "unknown key", "colour");
 }
 
+/* The reason beside errno: given with the failure, read once. */
+static void
+test_why(void)
+{
+	struct spool_config cfg;
+	struct spool_name n;
+	int e;
+
+	memset(&cfg, 0, sizeof(cfg));
+	e = spool_config_parse(&cfg, "colour", "1") == -1 ? errno : 0;
+	ok(spool_why(e) == SPOOL_WHY_KEY, "an unknown key says so", "colour");
+	ok(spool_why(e) == SPOOL_WHY_SYSTEM, "read once", "colour");
+	e = spool_config_parse(&cfg, "attempts", "3m") == -1 ? errno : 0;
+	ok(spool_why(e) == SPOOL_WHY_VALUE, "a malformed value", "3m");
+	e = spool_config_parse(&cfg, "lease", "13h") == -1 ? errno : 0;
+	ok(spool_why(e) == SPOOL_WHY_RANGE, "out of range", "13h");
+	(void)spool_config_parse(&cfg, "colour", "1");
+	ok(spool_why(EIO) == SPOOL_WHY_SYSTEM,
+	    "another errno is not mistaken for it", "EIO");
+	ok(spool_ref_parse("/x/y/new/1764491333.123456.42_0.h,a=2", &n) ==
+	    0 && n.attempts == 2 && n.idlen == 24, "a path's last part",
+	    "/x/y/new/ID,a=2");
+	ok(spool_ref_parse("1764491333.123456.42_0.h", &n) == 0,
+	    "an ID alone", "ID");
+	ok(spool_ref_parse("new/x", &n) == -1 && errno == EINVAL,
+	    "a path to no message name", "new/x");
+}
+
 int
 main(void)
 {
 	test_names();
 	test_durations();
 	test_config();
+	test_why();
 	printf("1..%d\n", ntest);
 	return nfail != 0;
 }
