@@ -68,11 +68,16 @@ ms() {
 	waitfor atleast 1 count jobs done
 	kill -KILL "$dead"
 	t0=$(ms)
+	d0=$(count jobs done)
 	waitfor no_claims_of jobs "$dead"
 	t1=$(ms)
+	d1=$(count jobs done)
 	left=$(count jobs new)
-	echo "# death to return, busy sibling: $((t1 - t0)) ms, $left still in new/" >&3
+	echo "# death to return, busy sibling: $((t1 - t0)) ms, $((d1 - d0)) jobs done meanwhile, $left still in new/" >&3
 	[ "$left" -gt 50 ] || fail "returned only when new/ was nearly empty: $left"
+	# a look every Q_RECOVER_MS (2 s): jobs of at least 0.1 s each, one at
+	# a time, finish at most 20 of them in the meantime, however slowly
+	((d1 - d0 <= 30)) || fail "returned after $((d1 - d0)) jobs, not within seconds"
 	# and the busy worker claims it again in its turn
 	waitfor eval 'names jobs cur | grep -q "^$victim,a=2," ||
 	    names jobs done | grep -q "^$victim,a=2$"'

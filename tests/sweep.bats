@@ -28,12 +28,23 @@ setlease() {
 	assert_equal "$(snapshot jobs)" "$before"
 }
 
-@test "a forged lease beyond 12 hours counts as expired" {
+@test "a forged lease beyond 12 hours counts as expired; one just within holds" {
 	id=$(q put -m x jobs)
 	q take jobs >/dev/null
 	setlease jobs 9999999999
 	run -0 q sweep jobs
 	assert_equal "$(names jobs new)" "$id,a=1"
+	# a minute past the 12-hour limit, then a minute short of it
+	q take jobs >/dev/null
+	setlease jobs $(($(date +%s) + 12 * 3600 + 60))
+	run -0 q sweep jobs
+	assert_equal "$(names jobs new)" "$id,a=2"
+	q take jobs >/dev/null
+	l=$(($(date +%s) + 12 * 3600 - 60))
+	setlease jobs "$l"
+	run -0 q sweep jobs
+	assert_output ""
+	assert_equal "$(names jobs cur)" "$id,a=3,l=$l"
 }
 
 @test "out of attempts: failed/ instead of new/" {
