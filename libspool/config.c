@@ -4,9 +4,10 @@
  * one key.
  *
  * The file holds "key = value" lines; '#' starts a comment; an unknown key
- * or a malformed line makes the whole file an error (EINVAL).  It is replaced, never edited in place: the new text is written
- * durably into tmp/ and renamed over the old, with the queue's flock held
- * so that two writers at once each keep their change.
+ * or a malformed line makes the whole file an error (EINVAL).  It is
+ * replaced, never edited in place: the new text is written durably into
+ * tmp/ and renamed over the old, with the queue's flock held so that two
+ * writers at once each keep their change.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -88,7 +89,8 @@ spool_config_parse(struct spool_config *cfg, const char *key,
 		return spool__fail(SPOOL_WHY_KEY, ENOENT);
 	if (settings[i].type == K_DURATION) {
 		if (spool_duration_parse(value, &v) == -1)
-			return -1;
+			return spool__fail(errno == ERANGE ? SPOOL_WHY_RANGE :
+			    SPOOL_WHY_VALUE, errno);
 	} else {
 		v = strtonum(value, 0, LLONG_MAX, &errstr);
 		if (errstr != NULL)

@@ -47,8 +47,12 @@ OUT
 	assert_equal "$stderr" "q config: colour: unknown key"
 	run --separate-stderr -65 q config jobs lease 13h
 	assert_equal "$stderr" "q config: jobs: lease: 13h: invalid value"
+	run --separate-stderr -65 q config jobs lease forever
+	assert_equal "$stderr" "q config: jobs: lease: forever: invalid value"
 	run --separate-stderr -65 q config jobs attempts 0
+	assert_equal "$stderr" "q config: jobs: attempts: 0: invalid value"
 	run --separate-stderr -65 q config jobs sync yes
+	assert_equal "$stderr" "q config: jobs: sync: yes: invalid value"
 	run --separate-stderr -65 q config jobs colour
 	assert_equal "$(cat "$(qpath jobs)/config")" "$before"
 }
