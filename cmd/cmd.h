@@ -50,7 +50,10 @@ int	 q_report(enum spool_why why, int errnum, const char *notfound,
 	    __attribute__((__format__(__printf__, 5, 6)));
 int	 q_first_failure(int status, int other);
 int	 q_finish(int status);
+void	 q_moved(const char *queue, long long n, const char *what);
 int	 q_noopts(int argc, char *argv[]);
+int	 q_number(const char *what, const char *s, long long min,
+	    long long max, long long *v);
 int	 q_duration(const char *what, const char *s, long long *secs);
 int	 q_lease(const char *s, long long *secs);
 int	 q_checkrefs(const char *queue, int n, char *refs[]);
@@ -73,9 +76,10 @@ int	 q_each(int argc, char *argv[], q_refop *fn, void *arg,
 	    const char *notfound);
 
 typedef int q_queueop(const char *queue, struct spool *sp, void *arg);
-int	 q_allqueues(q_queueop *fn, void *arg);
-int	 q_onequeue(const char *queue, q_queueop *fn, void *arg);
-int	 q_queues(int argc, char *argv[], q_queueop *fn, void *arg);
+int	 q_allqueues(int flags, q_queueop *fn, void *arg);
+int	 q_onequeue(const char *queue, int flags, q_queueop *fn, void *arg);
+int	 q_queues(int argc, char *argv[], int flags, q_queueop *fn,
+	    void *arg);
 
 /* qdir.c: waiting for messages (the waiting itself: spool_wait()) */
 #define Q_RECOVER_MS	2000	/* a look at cur/ at least this often */

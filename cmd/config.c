@@ -25,9 +25,9 @@ cmd_config(int argc, char *argv[])
 		return q_usage(0);
 	if (argc >= 2 && spool_config_parse(NULL, argv[1], argc == 3 ?
 	    argv[2] : "0") == -1 && spool_why(errno) == SPOOL_WHY_KEY)
-		return q_report(SPOOL_WHY_KEY, ENOENT, NULL, NULL, "%s",
-		    q_vis(argv[1]));
-	if ((status = q_open(argv[0], 0, &sp)) != Q_OK)
+		return q_report(SPOOL_WHY_KEY, ENOENT, NULL, NULL, "%s: %s",
+		    q_vis(argv[0]), q_vis(argv[1]));
+	if ((status = q_open(argv[0], SPOOL_OPEN_ANYCONFIG, &sp)) != Q_OK)
 		return status;
 	cfg = spool_config(sp);
 	if (argc == 1) {

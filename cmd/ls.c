@@ -138,7 +138,7 @@ cmd_ls(int argc, char *argv[])
 	argv += optind;
 	if (argc != 1 || nfmt > 1)
 		return q_usage(0);
-	if ((status = q_open(argv[0], 0, &sp)) != Q_OK)
+	if ((status = q_open(argv[0], SPOOL_OPEN_ANYCONFIG, &sp)) != Q_OK)
 		return status;
 	path = q_queuepath(argv[0]);
 	strnvis(vpath, path, sizeof(vpath), VIS_WHITE | VIS_CSTYLE |

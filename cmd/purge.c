@@ -17,11 +17,14 @@ static int
 purge(const char *queue, struct spool *sp, void *arg)
 {
 	const struct purge *p = arg;
+	long long n;
 
-	if (spool_purge(sp, (enum spool_state)p->state, p->age) == -1) {
+	if ((n = spool_purge(sp, (enum spool_state)p->state, p->age)) == -1) {
 		warn("%s", queue);
 		return q_status(errno);
 	}
+	q_moved(queue, n, p->state == SPOOL_DONE ? "deleted from done/" :
+	    "deleted from failed/");
 	return Q_OK;
 }
 
@@ -63,5 +66,5 @@ cmd_purge(int argc, char *argv[])
 	argv += optind;
 	if (argc != 1)
 		return q_usage(0);
-	return q_finish(q_onequeue(argv[0], purge, &p));
+	return q_finish(q_onequeue(argv[0], 0, purge, &p));
 }

@@ -216,7 +216,7 @@ cmd_put(int argc, char *argv[])
 	};
 	struct spool_putopt opt = { SPOOL_PRIO_DEFAULT, 0, 0, NULL, 0 };
 	struct text msgs = { NULL, 0 };
-	const char *errstr;
+	long long n;
 	int ch, sep = -1, status, lflag = 0, zflag = 0;
 
 	while ((ch = getopt_long(argc, argv, "+d:p:k:l0m:h", longopts,
@@ -228,12 +228,10 @@ cmd_put(int argc, char *argv[])
 				goto bad;
 			break;
 		case 'p':
-			opt.prio = (int)strtonum(optarg, 0, 9, &errstr);
-			if (errstr != NULL) {
-				warnx("invalid priority: %s", optarg);
-				status = Q_DATAERR;
+			if ((status = q_number("priority", optarg, 0, 9,
+			    &n)) != Q_OK)
 				goto bad;
-			}
+			opt.prio = (int)n;
 			break;
 		case 'k':
 			opt.key = optarg;

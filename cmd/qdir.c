@@ -92,24 +92,57 @@ q_queuepath(const char *queue)
 }
 
 /*
+ * Say what is wrong with the config file of the queue at path (opened as
+ * sp, or to be opened again to find out), and return 65.
+ */
+static int
+badconfig(struct spool *sp, const char *queue, const char *path)
+{
+	struct spool *again = NULL;
+	const char *what = NULL;
+	char *file;
+
+	if (sp == NULL &&
+	    (sp = again = spool_open(path, SPOOL_OPEN_ANYCONFIG)) == NULL)
+		sp = NULL;
+	if (sp != NULL)
+		what = spool_config_error(sp);
+	file = q_join(path, "config");
+	if (what != NULL)
+		warnx("%s: malformed config: %s: %s", q_vis(queue),
+		    q_vis(file), what);
+	else
+		warnx("%s: malformed config", q_vis(queue));
+	free(file);
+	spool_close(again);
+	return Q_DATAERR;
+}
+
+/*
  * Open the queue named on the command line.  Prints the error and returns
  * the exit status, or returns 0 with *spp set.
  */
 int
 q_open(const char *queue, int flags, struct spool **spp)
 {
+	enum spool_why why;
 	char *path;
-	int saved;
+	int saved, status = Q_OK;
 
 	*spp = NULL;
 	if ((path = q_path(queue)) == NULL)
 		return Q_DATAERR;
-	*spp = spool_open(path, flags);
-	saved = errno;
+	if ((*spp = spool_open(path, flags)) != NULL) {
+		if (spool_config_error(*spp) != NULL)	/* SPOOL_OPEN_ANYCONFIG */
+			(void)badconfig(*spp, queue, path);
+	} else {
+		saved = errno;
+		why = spool_why(saved);
+		status = why == SPOOL_WHY_CONFIG ? badconfig(NULL, queue, path) :
+		    q_report(why, saved, NULL, NULL, "%s", q_vis(queue));
+	}
 	free(path);
-	if (*spp != NULL)
-		return Q_OK;
-	return q_fail(saved, NULL, NULL, "%s", q_vis(queue));
+	return status;
 }
 
 /*
@@ -158,7 +191,7 @@ q_isqueuedir(const char *path)
  * a queue that cannot be opened is reported.  Returns the first failure.
  */
 int
-q_allqueues(q_queueop *fn, void *arg)
+q_allqueues(int flags, q_queueop *fn, void *arg)
 {
 	struct dirent *de;
 	struct spool *sp;
@@ -179,13 +212,16 @@ q_allqueues(q_queueop *fn, void *arg)
 		if (de->d_name[0] == '.')
 			continue;
 		path = q_join(qdir, de->d_name);
-		if ((sp = spool_open(path, 0)) != NULL) {
+		if ((sp = spool_open(path, flags)) != NULL) {
+			if (spool_config_error(sp) != NULL)
+				(void)badconfig(sp, de->d_name, path);
 			status = q_first_failure(status,
 			    fn(de->d_name, sp, arg));
 			spool_close(sp);
 		} else if ((errno != ENOENT && errno != ENOTDIR) ||
 		    (errno == ENOTDIR && q_isqueuedir(path)))
-			status = q_first_failure(status, q_open(path, 0, &sp));
+			status = q_first_failure(status, q_open(path, flags,
+			    &sp));
 		free(path);
 	}
 	(void)closedir(d);
@@ -195,25 +231,26 @@ q_allqueues(q_queueop *fn, void *arg)
 
 /* Call fn for each queue named, or for every queue if none is. */
 int
-q_queues(int argc, char *argv[], q_queueop *fn, void *arg)
+q_queues(int argc, char *argv[], int flags, q_queueop *fn, void *arg)
 {
 	int i, status = Q_OK;
 
 	if (argc == 0)
-		return q_allqueues(fn, arg);
+		return q_allqueues(flags, fn, arg);
 	for (i = 0; i < argc; i++)
-		status = q_first_failure(status, q_onequeue(argv[i], fn, arg));
+		status = q_first_failure(status, q_onequeue(argv[i], flags, fn,
+		    arg));
 	return status;
 }
 
 /* Call fn for the queue named queue. */
 int
-q_onequeue(const char *queue, q_queueop *fn, void *arg)
+q_onequeue(const char *queue, int flags, q_queueop *fn, void *arg)
 {
 	struct spool *sp;
 	int status;
 
-	if ((status = q_open(queue, 0, &sp)) != Q_OK)
+	if ((status = q_open(queue, flags, &sp)) != Q_OK)
 		return status;
 	status = fn(queue, sp, arg);
 	spool_close(sp);

@@ -13,8 +13,10 @@
 static int
 replay(struct spool *sp, const char *ref, void *arg)
 {
-	(void)arg;
-	return spool_replay(sp, ref);
+	if (spool_replay(sp, ref) == -1)
+		return -1;
+	(*(long long *)arg)++;
+	return 0;
 }
 
 static int
@@ -26,6 +28,7 @@ since(const char *queue, struct spool *sp, void *arg)
 		warn("%s", queue);
 		return q_status(errno);
 	}
+	q_moved(queue, n, "back in new/");
 	return Q_OK;
 }
 
@@ -38,7 +41,7 @@ cmd_replay(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *errstr;
-	long long d;
+	long long d, n = 0;
 	time_t t = 0;
 	int ch, status, sflag = 0;
 
@@ -68,8 +71,11 @@ cmd_replay(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	if (sflag && argc == 1)
-		return q_finish(q_onequeue(argv[0], since, &t));
+		return q_finish(q_onequeue(argv[0], 0, since, &t));
 	if (sflag || argc < 2)
 		return q_usage(0);
-	return q_each(argc, argv, replay, NULL, "not in done/");
+	status = q_each(argc, argv, replay, &n, "not in done/");
+	if (n > 0 || status == Q_OK)
+		q_moved(argv[0], n, "back in new/");
+	return status;
 }

@@ -28,5 +28,5 @@ cmd_resume(int argc, char *argv[])
 		return status;
 	if (argc - optind != 1)
 		return q_usage(0);
-	return q_finish(q_onequeue(argv[optind], resume1, NULL));
+	return q_finish(q_onequeue(argv[optind], 0, resume1, NULL));
 }

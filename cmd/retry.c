@@ -12,18 +12,23 @@
 static int
 retry(struct spool *sp, const char *ref, void *arg)
 {
-	(void)arg;
-	return spool_retry(sp, ref);
+	if (spool_retry(sp, ref) == -1)
+		return -1;
+	(*(long long *)arg)++;
+	return 0;
 }
 
 static int
 all(const char *queue, struct spool *sp, void *arg)
 {
+	long long n;
+
 	(void)arg;
-	if (spool_retry_all(sp) == -1) {
+	if ((n = spool_retry_all(sp)) == -1) {
 		warn("%s", queue);
 		return q_status(errno);
 	}
+	q_moved(queue, n, "back in new/");
 	return Q_OK;
 }
 
@@ -35,7 +40,8 @@ cmd_retry(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int ch, i, aflag = 0;
+	long long n = 0;
+	int ch, i, aflag = 0, status;
 
 	while ((ch = getopt_long(argc, argv, "+ah", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -57,8 +63,11 @@ cmd_retry(int argc, char *argv[])
 	if (aflag && argc == 2 && argv[1][0] == '-')
 		argc = 1;	/* q retry queue -a */
 	if (aflag == 1 && argc == 1)
-		return q_finish(q_onequeue(argv[0], all, NULL));
+		return q_finish(q_onequeue(argv[0], 0, all, NULL));
 	if (aflag || argc < 2)
 		return q_usage(0);
-	return q_each(argc, argv, retry, NULL, "not in failed/");
+	status = q_each(argc, argv, retry, &n, "not in failed/");
+	if (n > 0 || status == Q_OK)
+		q_moved(argv[0], n, "back in new/");
+	return status;
 }

@@ -129,5 +129,5 @@ cmd_stat(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	return q_finish(q_queues(argc, argv, one, &jflag));
+	return q_finish(q_queues(argc, argv, SPOOL_OPEN_ANYCONFIG, one, &jflag));
 }

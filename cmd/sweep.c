@@ -112,5 +112,5 @@ cmd_sweep(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	return q_finish(q_queues(argc, argv, sweep, &dryrun));
+	return q_finish(q_queues(argc, argv, 0, sweep, &dryrun));
 }

@@ -79,8 +79,11 @@ cmd_take(int argc, char *argv[])
 	if (r == -1) {
 		warn("%s", argv[0]);
 		status = q_status(errno);
-	} else if (r == 0)
+	} else if (r == 0) {
 		status = Q_TEMPFAIL;	/* nothing ready: quietly */
+		if (spool_paused(sp))	/* unless nothing is ever to come */
+			warnx("%s: paused", q_vis(argv[0]));
+	}
 	else {
 		q_token(&m.n, token, sizeof(token));
 		printf("%s\n", token);

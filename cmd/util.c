@@ -70,6 +70,7 @@ static const struct {
 	{ SPOOL_WHY_KEY, Q_DATAERR, "unknown key" },
 	{ SPOOL_WHY_VALUE, Q_DATAERR, "invalid value" },
 	{ SPOOL_WHY_RANGE, Q_DATAERR, "invalid value" },
+	{ SPOOL_WHY_BACKOFF, Q_DATAERR, "backoff above backoff-max" },
 	{ SPOOL_WHY_BADID, Q_DATAERR, "malformed ID" },
 	{ SPOOL_WHY_FOREIGN, Q_DATAERR, "not a message of this queue" },
 	{ SPOOL_WHY_NOMSG, Q_NOINPUT, "no such message" },
@@ -148,6 +149,33 @@ q_first_failure(int status, int other)
 	return status != Q_OK ? status : other;
 }
 
+/*
+ * Say on the standard error how many messages of queue a bulk command
+ * moved or deleted: "jobs: 3 messages back in new/".
+ */
+void
+q_moved(const char *queue, long long n, const char *what)
+{
+	warnx("%s: %lld message%s %s", q_vis(queue), n, n == 1 ? "" : "s",
+	    what);
+}
+
+/* A number from the command line, from min to max (strtonum(3)). */
+int
+q_number(const char *what, const char *s, long long min, long long max,
+    long long *v)
+{
+	const char *errstr;
+
+	*v = strtonum(s, min, max, &errstr);
+	if (errstr != NULL) {
+		warnx("invalid %s: %s", what, s);
+		return Q_DATAERR;
+	}
+	return Q_OK;
+}
+
+/* A duration from the command line (spool_duration_parse()). */
 int
 q_duration(const char *what, const char *s, long long *secs)
 {

@@ -82,8 +82,13 @@ cmd_wait(int argc, char *argv[])
 	if (r == -1) {
 		warn("%s", argv[0]);
 		status = q_status(errno);
-	} else
-		status = r == 1 ? Q_OK : Q_TEMPFAIL;
+	} else if (r == 1)
+		status = Q_OK;
+	else {
+		status = Q_TEMPFAIL;
+		if (spool_paused(sp))
+			warnx("%s: paused", q_vis(argv[0]));
+	}
 	spool_close(sp);
 	return status;
 }

@@ -132,6 +132,18 @@ housekeeping(struct worker *w)
 }
 
 /* Claim and start jobs while there are free slots.  Returns claims. */
+/* Nothing to claim: say once, while it lasts, that the queue is paused. */
+static void
+paused(struct worker *w)
+{
+	int on = spool_paused(w->sp);
+
+	if (on && !w->paused)
+		warnx("%s: paused: nothing is claimed until q resume",
+		    w->queue);
+	w->paused = on;
+}
+
 static int
 fill(struct worker *w, int *idle)
 {
@@ -153,6 +165,7 @@ fill(struct worker *w, int *idle)
 		}
 		if (r == 0) {
 			*idle = 1;
+			paused(w);
 			break;
 		}
 		if (r == -1) {
@@ -290,8 +303,9 @@ loop(struct worker *w)
 	return w->status;
 }
 
-int
-cmd_work(int argc, char *argv[])
+/* The options, into w: -1 to go on, or the exit status. */
+static int
+options(struct worker *w, int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "jobs", required_argument, NULL, 'j' },
@@ -304,52 +318,44 @@ cmd_work(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct worker w;
-	const char *errstr;
+	long long n;
 	int ch, status;
 
-	memset(&w, 0, sizeof(w));
-	w.njobs = 1;
 	while ((ch = getopt_long(argc, argv, "+j:l:t:n:a:fqh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'j':
-			w.njobs = (int)strtonum(optarg, 1, 1024, &errstr);
-			if (errstr != NULL) {
-				warnx("invalid number of jobs: %s", optarg);
-				return Q_DATAERR;
-			}
+			if ((status = q_number("number of jobs", optarg, 1,
+			    1024, &n)) != Q_OK)
+				return status;
+			w->njobs = (int)n;
 			break;
 		case 'l':
-			if ((status = q_lease(optarg, &w.lease)))
+			if ((status = q_lease(optarg, &w->lease)))
 				return status;
-			w.lflag = 1;
+			w->lflag = 1;
 			break;
 		case 't':
 			if ((status = q_duration("timeout", optarg,
-			    &w.timeout)))
+			    &w->timeout)))
 				return status;
 			break;
 		case 'n':
-			w.max = strtonum(optarg, 1, LLONG_MAX, &errstr);
-			if (errstr != NULL) {
-				warnx("invalid maximum: %s", optarg);
-				return Q_DATAERR;
-			}
+			if ((status = q_number("maximum", optarg, 1, LLONG_MAX,
+			    &w->max)) != Q_OK)
+				return status;
 			break;
 		case 'a':
-			w.attempts = strtonum(optarg, 1, 1000000, &errstr);
-			if (errstr != NULL) {
-				warnx("invalid attempts: %s", optarg);
-				return Q_DATAERR;
-			}
-			w.aflag = 1;
+			if ((status = q_number("attempts", optarg, 1, 1000000,
+			    &w->attempts)) != Q_OK)
+				return status;
+			w->aflag = 1;
 			break;
 		case 'f':
-			w.follow = 1;
+			w->follow = 1;
 			break;
 		case 'q':
-			w.quiet = 1;
+			w->quiet = 1;
 			break;
 		case 'h':
 			return q_usage(1);
@@ -357,6 +363,19 @@ cmd_work(int argc, char *argv[])
 			return q_usage(0);
 		}
 	}
+	return -1;
+}
+
+int
+cmd_work(int argc, char *argv[])
+{
+	struct worker w;
+	int status;
+
+	memset(&w, 0, sizeof(w));
+	w.njobs = 1;
+	if ((status = options(&w, argc, argv)) != -1)
+		return status;
 	argc -= optind;
 	argv += optind;
 	if (argc >= 2 && strcmp(argv[1], "--") == 0) {

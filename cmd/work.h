@@ -50,6 +50,7 @@ struct worker {
 	long long	 started;
 	int		 stopping;	/* signals received */
 	int		 killed_all;	/* a second signal killed the jobs */
+	int		 paused;	/* the queue was paused at the last look */
 	long long	 lastsweep;	/* q_now_ms() */
 	long long	 lastrecover;	/* of cur/ and tmp/ only */
 	int		 status;

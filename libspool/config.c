@@ -157,6 +157,32 @@ splitline(char *line, char **key, char **value)
 	return 1;
 }
 
+/* The config file is malformed, as what says: fail, and keep what. */
+static int
+bad(struct spool *sp, const char *what)
+{
+	size_t i;
+
+	strlcpy(sp->cfgerr, what, sizeof(sp->cfgerr));
+	for (i = 0; sp->cfgerr[i] != '\0'; i++)	/* one printable line */
+		if ((unsigned char)sp->cfgerr[i] < ' ' ||
+		    sp->cfgerr[i] == 0x7f)
+			sp->cfgerr[i] = '?';
+	return spool__fail(SPOOL_WHY_CONFIG, EINVAL);
+}
+
+const struct spool_config *
+spool__config_defaults(void)
+{
+	return &defaults;
+}
+
+const char *
+spool_config_error(const struct spool *sp)
+{
+	return sp->cfgerr[0] != '\0' ? sp->cfgerr : NULL;
+}
+
 /* Read the whole config file into a NUL-terminated buffer (NULL: none). */
 static int
 readconfig(struct spool *sp, char **text)
@@ -173,7 +199,7 @@ readconfig(struct spool *sp, char **text)
 	    O_CLOEXEC);
 	if (fd == -1) {
 		if (errno == ELOOP)	/* a symlink is no config file */
-			return spool__fail(SPOOL_WHY_CONFIG, EINVAL);
+			return bad(sp, "a symbolic link");
 		return errno == ENOENT ? 0 : -1;
 	}
 	if (fstat(fd, &st) == -1)
@@ -182,7 +208,8 @@ readconfig(struct spool *sp, char **text)
 	sp->cfgmtim = st.st_mtim;
 	if (!S_ISREG(st.st_mode) || st.st_size >= CONFIG_MAX) {
 		(void)close(fd);
-		return spool__fail(SPOOL_WHY_CONFIG, EINVAL);
+		return bad(sp, S_ISREG(st.st_mode) ? "too large" :
+		    "not a regular file");
 	}
 	if ((buf = malloc(CONFIG_MAX)) == NULL)
 		goto fail;
@@ -203,7 +230,7 @@ readconfig(struct spool *sp, char **text)
 	(void)close(fd);
 	if (strlen(buf) != len) {	/* a NUL byte: not a config file */
 		free(buf);
-		return spool__fail(SPOOL_WHY_CONFIG, EINVAL);
+		return bad(sp, "a NUL byte");
 	}
 	*text = buf;
 	return 0;
@@ -217,10 +244,11 @@ fail:
 int
 spool__config_read(struct spool *sp)
 {
-	char *text, *line, *next, *key, *value;
-	int r = 0;
+	char *text, *line, *next, *key, *value, what[128];
+	int n, lineno = 0, r = 0;
 
 	sp->cfg = defaults;
+	sp->cfgerr[0] = '\0';
 	if (readconfig(sp, &text) == -1)
 		return -1;
 	if (text == NULL)
@@ -228,18 +256,20 @@ spool__config_read(struct spool *sp)
 	for (line = text; line != NULL && r == 0; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
-		switch (splitline(line, &key, &value)) {
-		case -1:
+		lineno++;
+		if ((n = splitline(line, &key, &value)) == -1) {
+			snprintf(what, sizeof(what), "line %d: no '='", lineno);
 			r = -1;
-			break;
-		case 1:
-			if (spool_config_parse(&sp->cfg, key, value) == -1)
-				r = -1;
-			break;
+		} else if (n == 1 &&
+		    spool_config_parse(&sp->cfg, key, value) == -1) {
+			snprintf(what, sizeof(what), "line %d: %s: %s", lineno,
+			    key, spool_why(errno) == SPOOL_WHY_KEY ?
+			    "unknown key" : "invalid value");
+			r = -1;
 		}
 	}
 	free(text);
-	return r == -1 ? spool__fail(SPOOL_WHY_CONFIG, EINVAL) : 0;
+	return r == -1 ? bad(sp, what) : 0;
 }
 
 int
@@ -279,6 +309,7 @@ spool_config_set(struct spool *sp, const char *key, const char *value)
 	struct spool_config cfg;
 	struct spool_name tmp;
 	char *text = NULL, *out = NULL, *line, *next, *k, *v, *copy = NULL;
+	const char *hash;
 	size_t cap, len = 0;
 	int done = 0, r = -1, saved, n;
 
@@ -289,6 +320,10 @@ spool_config_set(struct spool *sp, const char *key, const char *value)
 	(void)spool__config_read(sp);	/* the latest, as the base */
 	cfg = sp->cfg;
 	(void)spool_config_parse(&cfg, key, value);
+	if (cfg.backoff > cfg.backoff_max) {	/* the first delay the longest */
+		(void)spool__fail(SPOOL_WHY_BACKOFF, ERANGE);
+		goto end;
+	}
 	if (readconfig(sp, &text) == -1)
 		goto end;
 	cap = (text != NULL ? strlen(text) : 0) + strlen(key) +
@@ -306,8 +341,10 @@ spool_config_set(struct spool *sp, const char *key, const char *value)
 			if (done)
 				continue;	/* drop later duplicates */
 			done = 1;
+			hash = strchr(line, '#');	/* its comment stays */
 			len += (size_t)snprintf(out + len, cap - len,
-			    "%s = %s\n", key, value);
+			    "%s = %s%s%s\n", key, value, hash != NULL ? " " : "",
+			    hash != NULL ? hash : "");
 		} else
 			len += (size_t)snprintf(out + len, cap - len, "%s\n",
 			    line);

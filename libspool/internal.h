@@ -69,6 +69,7 @@ struct spool {
 	long long	 beatms;		/* last heartbeat, monotonic */
 	char		*path;			/* as opened: spool_check() */
 	ino_t		 cfgino;		/* the config file read, 0: none */
+	char		 cfgerr[160];		/* what is wrong with it, or "" */
 	struct timespec	 cfgmtim;
 };
 
@@ -213,5 +214,6 @@ int	 spool__valid_in(enum spool_state st, const struct spool_name *n);
 
 /* config.c */
 int	 spool__config_read(struct spool *sp);
+const struct spool_config *spool__config_defaults(void);
 
 #endif

@@ -202,8 +202,13 @@ spool__openat(int dfd, const char *path, int flags)
 	if (made && fsync(sp->qfd) == -1)
 		goto fail;
 	gethost(sp->host);
-	if (spool__config_read(sp) == -1)
-		goto fail;
+	if (spool__config_read(sp) == -1) {
+		/* the defaults, and the error kept for spool_config_error() */
+		if (!(flags & SPOOL_OPEN_ANYCONFIG) ||
+		    spool_why(errno) != SPOOL_WHY_CONFIG)
+			goto fail;
+		sp->cfg = *spool__config_defaults();
+	}
 	return sp;
 fail:
 	saved = errno;

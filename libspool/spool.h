@@ -51,6 +51,7 @@ enum spool_why {
 	SPOOL_WHY_KEY,		/* no such config key (ENOENT) */
 	SPOOL_WHY_VALUE,	/* a malformed value (EINVAL) */
 	SPOOL_WHY_RANGE,	/* a value out of range (ERANGE) */
+	SPOOL_WHY_BACKOFF,	/* backoff above backoff-max (ERANGE) */
 	SPOOL_WHY_BADID,	/* a malformed ID or token (EINVAL, ENAMETOOLONG) */
 	SPOOL_WHY_FOREIGN,	/* a path outside the queue (EXDEV) */
 	SPOOL_WHY_NOMSG,	/* no message of that ID in the queue (ENOENT) */
@@ -177,7 +178,8 @@ const char *spool_state_name(enum spool_state st);
  */
 
 enum spool_open_flags {
-	SPOOL_OPEN_CREATE = 1 << 0	/* create a missing queue (mkdir -p) */
+	SPOOL_OPEN_CREATE = 1 << 0,	/* create a missing queue (mkdir -p) */
+	SPOOL_OPEN_ANYCONFIG = 1 << 1	/* open with a malformed config */
 };
 
 /*
@@ -189,9 +191,16 @@ enum spool_open_flags {
  * such queue), ENOTDIR (path or a state directory is not a directory, or is
  * a symlink), EXDEV (a state directory on another file system), EINVAL
  * (malformed config, or config not a regular file), EACCES, ENOMEM, or an
- * I/O error.
+ * I/O error.  With SPOOL_OPEN_ANYCONFIG a malformed config is no error:
+ * the defaults apply, and spool_config_error() says what is wrong.
  */
 struct spool *spool_open(const char *path, int flags);
+
+/*
+ * What is wrong with the queue's config file, as the last read of it
+ * found ("line 3: unknown key: colour"), or NULL if nothing is.
+ */
+const char *spool_config_error(const struct spool *sp);
 
 /* Close the handle and everything it holds.  Never fails. */
 void	 spool_close(struct spool *sp);

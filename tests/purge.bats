@@ -29,7 +29,7 @@ others() {
 	before=$(others done)
 	run --separate-stderr -0 q purge jobs
 	assert_output ""
-	assert_equal "$stderr" ""
+	assert_equal "$stderr" "q purge: jobs: 2 messages deleted from done/"
 	assert_equal "$(count jobs done)" 0
 	assert_equal "$(others done)" "$before"
 	assert_equal "$(count jobs failed)" 2

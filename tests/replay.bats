@@ -32,7 +32,7 @@ after() {
 	assert_equal "$(names jobs done)" "$id,p=2,a=1"
 	run --separate-stderr -0 q replay jobs "$id"
 	assert_output ""
-	assert_equal "$stderr" ""
+	assert_equal "$stderr" "q replay: jobs: 1 message back in new/"
 	assert_equal "$(names jobs new)" "$id,p=2,a=1,b=1"
 	assert_equal "$(count jobs done)" 0
 	assert_equal "$(q cat jobs "$id")" body
@@ -62,7 +62,7 @@ $c,a=1,b=1"
 	before_failed=$(names jobs failed)
 	run --separate-stderr -0 q replay -s 1h jobs
 	assert_output ""
-	assert_equal "$stderr" ""
+	assert_equal "$stderr" "q replay: jobs: 2 messages back in new/"
 	assert_equal "$(names jobs new)" "$a,a=1,b=1
 $b,a=1,b=1"
 	assert_equal "$(count jobs done)" 0

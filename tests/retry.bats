@@ -24,7 +24,7 @@ acked() {
 	assert_equal "$(names jobs failed)" "$id,p=2,a=1"
 	run --separate-stderr -0 q retry jobs "$id"
 	assert_output ""
-	assert_equal "$stderr" ""
+	assert_equal "$stderr" "q retry: jobs: 1 message back in new/"
 	# a= keeps counting (tokens are never reused); the budget starts at b=
 	assert_equal "$(names jobs new)" "$id,p=2,a=1,b=1"
 	assert_equal "$(count jobs failed)" 0
@@ -81,7 +81,7 @@ $b,a=1,b=1"
 	cur_before=$(ls "$(qpath jobs)/cur")
 	run --separate-stderr -0 timeout 10 q retry jobs -a
 	assert_output ""
-	assert_equal "$stderr" ""
+	assert_equal "$stderr" "q retry: jobs: 2 messages back in new/"
 	assert_equal "$(names jobs new)" "$a,a=1,b=1
 $b,p=3,a=1,b=1
 $c"
@@ -106,6 +106,7 @@ README"
 	before=$(snapshot jobs)
 	run --separate-stderr -0 q retry jobs -a
 	assert_output ""
+	assert_equal "$stderr" "q retry: jobs: 0 messages back in new/"
 	assert_equal "$(snapshot jobs)" "$before"
 }
 

@@ -70,12 +70,18 @@ load helper
 	assert_output "$id,a=2"
 }
 
-@test "a paused queue gives nothing" {
+@test "a paused queue gives nothing, and take says it is paused" {
 	q put -m x jobs >/dev/null
 	touch "$(qpath jobs)/paused"
-	run -75 q take jobs
+	run -75 --separate-stderr q take jobs
+	assert_output ""
+	assert_equal "$stderr" "q take: jobs: paused"
 	rm "$(qpath jobs)/paused"
-	run -0 q take jobs
+	run -0 --separate-stderr q take jobs
+	assert_equal "$stderr" ""
+	# an empty queue that is not paused stays quiet
+	run -75 --separate-stderr q take jobs
+	assert_equal "$stderr" ""
 }
 
 @test "bad lease, missing queue, extra arguments" {

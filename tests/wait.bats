@@ -66,7 +66,8 @@ mkqueue() {
 @test "wait on a paused queue: 75 even with a message ready" {
 	q put -m x jobs >/dev/null
 	q pause jobs
-	run -75 timeout 20 q wait -t 1 jobs
+	run -75 --separate-stderr timeout 20 q wait -t 1 jobs
+	assert_equal "$stderr" "q wait: jobs: paused"
 }
 
 @test "a message in cur/, done/ or failed/ is not ready" {

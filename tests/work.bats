@@ -323,6 +323,7 @@ due_of() {
 	run -0 --separate-stderr timeout 20 q work jobs sh -c 'echo run >>"$D/runs"'
 	assert_equal "$(lines_of "$D/runs")" 0
 	assert_equal "$(snapshot jobs)" "$before"
+	assert_equal "$stderr" "q work: jobs: paused: nothing is claimed until q resume"
 }
 
 @test "foreign entries in new/ are never run" {
