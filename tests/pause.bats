@@ -76,7 +76,7 @@ during"
 @test "a q work -f idling on a paused queue starts claiming after resume" {
 	q put -m held jobs >/dev/null
 	q pause jobs
-	q work -f -q jobs -- cat >"$BATS_TEST_TMPDIR/out" 2>&1 3>&- &
+	q work -f -q jobs -- cat >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
 	worker=$!
 	# the worker is up once it has swept; the message stays put meanwhile
 	sleep 1
@@ -92,6 +92,9 @@ during"
 	worker=
 	assert_equal "$(count jobs done)" 1
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" held
+	# said once, even under -q: an idle worker on a paused queue is news
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" \
+		"q work: jobs: paused: nothing is claimed until q resume"
 }
 
 @test "pause twice and resume twice both succeed" {

@@ -137,7 +137,8 @@ README"
 	a=$(acked -m a)
 	b=$(acked -m b)
 	run --separate-stderr -66 q replay jobs "$a" 1764491333.123456.1_1.h "$b"
-	assert_equal "$stderr" "q replay: jobs: 1764491333.123456.1_1.h: no such message"
+	assert_equal "$stderr" "q replay: jobs: 1764491333.123456.1_1.h: no such message
+q replay: jobs: 2 messages back in new/"
 	assert_equal "$(names jobs new)" "$a,a=1,b=1
 $b,a=1,b=1"
 }

@@ -63,7 +63,8 @@ $c,a=1,b=1"
 	a=$(failed -m a)
 	b=$(failed -m b)
 	run --separate-stderr -66 q retry jobs "$a" 1764491333.123456.1_1.h "$b"
-	assert_equal "$stderr" "q retry: jobs: 1764491333.123456.1_1.h: no such message"
+	assert_equal "$stderr" "q retry: jobs: 1764491333.123456.1_1.h: no such message
+q retry: jobs: 2 messages back in new/"
 	assert_equal "$(names jobs new)" "$a,a=1,b=1
 $b,a=1,b=1"
 }
