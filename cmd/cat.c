@@ -70,8 +70,8 @@ cmd_cat(int argc, char *argv[])
 		return status;
 	argc -= optind;
 	argv += optind;
-	if (argc < 2)
-		return q_usage(0);
+	if ((status = q_operands(argc, argv, 2, -1, "queue id")) != -1)
+		return status;
 	if ((status = q_checkrefs(argv[0], argc - 1, argv + 1)) != Q_OK)
 		return status;
 	if ((status = q_open(argv[0], 0, &sp)) != Q_OK)

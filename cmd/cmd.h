@@ -42,6 +42,10 @@ int	 cmd_work(int, char *[]);
 
 /* util.c */
 int	 q_usage(int help);
+int	 q_badusage(const char *fmt, ...)
+	    __attribute__((__format__(__printf__, 1, 2)));
+int	 q_operands(int argc, char *argv[], int min, int max,
+	    const char *names);
 int	 q_status(int errnum);
 int	 q_fail(int errnum, const char *notfound, const char *after,
 	    const char *fmt, ...) __attribute__((__format__(__printf__, 4, 5)));
@@ -55,10 +59,15 @@ int	 q_noopts(int argc, char *argv[]);
 int	 q_number(const char *what, const char *s, long long min,
 	    long long max, long long *v);
 int	 q_duration(const char *what, const char *s, long long *secs);
+int	 q_moment(const char *what, const char *s, long long *secs);
+int	 q_delay(const char *s, long long *secs);
 int	 q_lease(const char *s, long long *secs);
 int	 q_checkrefs(const char *queue, int n, char *refs[]);
 int	 q_state(const char *s);
 void	 q_token(const struct spool_name *n, char *buf, size_t len);
+extern int q_utf8;
+void	 q_locale(void);
+void	 q_strnvis(char *dst, size_t len, const char *src, int flags);
 const char *q_vis(const char *s);
 void	 q_json_string(const char *s);
 char	*q_human(long long secs, char *buf, size_t len);

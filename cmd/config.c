@@ -21,8 +21,8 @@ cmd_config(int argc, char *argv[])
 		return status;
 	argc -= optind;
 	argv += optind;
-	if (argc < 1 || argc > 3)
-		return q_usage(0);
+	if ((status = q_operands(argc, argv, 1, 3, "queue key value")) != -1)
+		return status;
 	if (argc >= 2 && spool_config_parse(NULL, argv[1], argc == 3 ?
 	    argv[2] : "0") == -1 && spool_why(errno) == SPOOL_WHY_KEY)
 		return q_report(SPOOL_WHY_KEY, ENOENT, NULL, NULL, "%s: %s",

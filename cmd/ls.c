@@ -63,7 +63,8 @@ show(void *arg, const struct spool_entry *e)
 	if (c->fmt == NUL)
 		strlcpy(vname, e->name, sizeof(vname));
 	else
-		strvis(vname, e->name, VIS_WHITE | VIS_CSTYLE | VIS_GLOB);
+		q_strnvis(vname, sizeof(vname), e->name,
+		    VIS_WHITE | VIS_CSTYLE | VIS_GLOB);
 	if (e->foreign) {
 		printf("%-32s %-6s foreign %lld%c", vname,
 		    spool_state_name(e->state), (long long)e->sb.st_size, end);
@@ -141,7 +142,7 @@ cmd_ls(int argc, char *argv[])
 	if ((status = q_open(argv[0], SPOOL_OPEN_ANYCONFIG, &sp)) != Q_OK)
 		return status;
 	path = q_queuepath(argv[0]);
-	strnvis(vpath, path, sizeof(vpath), VIS_WHITE | VIS_CSTYLE |
+	q_strnvis(vpath, sizeof(vpath), path, VIS_WHITE | VIS_CSTYLE |
 	    VIS_GLOB);
 	c.path = c.fmt == NUL ? path : vpath;
 	c.now = time(NULL);

@@ -26,7 +26,8 @@ cmd_pause(int argc, char *argv[])
 
 	if ((status = q_noopts(argc, argv)) != -1)
 		return status;
-	if (argc - optind != 1)
-		return q_usage(0);
+	if ((status = q_operands(argc - optind, argv + optind, 1, 1,
+	    "queue")) != -1)
+		return status;
 	return q_finish(q_onequeue(argv[optind], 0, pause1, NULL));
 }

@@ -7,6 +7,8 @@
  * of the signal.  Once the commit has begun the signals are held off: it
  * completes, the IDs are printed, and q put exits as usual.
  */
+#include <sys/stat.h>
+
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -122,6 +124,7 @@ enqueue(const char *queue, const struct spool_putopt *opt,
 {
 	struct spool_batch *b = NULL;
 	struct spool *sp = NULL;
+	struct stat st;
 	const char *sub;
 	char *buf;
 	enum spool_why why;
@@ -137,6 +140,12 @@ enqueue(const char *queue, const struct spool_putopt *opt,
 		    (fds[i] = open(files[i], O_RDONLY | O_CLOEXEC)) == -1) {
 			warn("%s", files[i]);
 			status = q_status(errno);
+			goto out;
+		}
+		/* said before the queue is made: nothing is created */
+		if (fstat(fds[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			warnx("%s: a directory, not a file", q_vis(files[i]));
+			status = Q_NOINPUT;
 			goto out;
 		}
 	}
@@ -200,6 +209,23 @@ out:
 	return status;
 }
 
+/* What is wrong with the operands and options, said: 64; or -1. */
+static int
+usage(const struct spool_putopt *opt, const struct text *msgs, int argc,
+    char *argv[], int lflag, int zflag)
+{
+	if (lflag && zflag)
+		return q_badusage("-l and -0 exclude each other");
+	/* a key names one message */
+	if (opt->key != NULL && (lflag || zflag))
+		return q_badusage("-k names one message: not with -%c",
+		    lflag ? 'l' : '0');
+	if (opt->key != NULL && msgs->n + (argc > 1 ? (size_t)argc - 1 : 0) >
+	    1)
+		return q_badusage("-k names one message, not several");
+	return q_operands(argc, argv, 1, -1, "queue");
+}
+
 int
 cmd_put(int argc, char *argv[])
 {
@@ -219,12 +245,11 @@ cmd_put(int argc, char *argv[])
 	long long n;
 	int ch, sep = -1, status, lflag = 0, zflag = 0;
 
-	while ((ch = getopt_long(argc, argv, "+d:p:k:l0m:h", longopts,
+	while ((ch = getopt_long(argc, argv, "d:p:k:l0m:h", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'd':
-			if ((status = q_duration("delay", optarg,
-			    &opt.delay)) != Q_OK)
+			if ((status = q_delay(optarg, &opt.delay)) != Q_OK)
 				goto bad;
 			break;
 		case 'p':
@@ -265,12 +290,9 @@ cmd_put(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	/* a key names one message */
-	if (argc < 1 || (lflag && zflag) || (opt.key != NULL &&
-	    (lflag || zflag || msgs.n + (argc > 1 ? (size_t)argc - 1 : 0) >
-	    1))) {
+	if ((status = usage(&opt, &msgs, argc, argv, lflag, zflag)) != -1) {
 		free(msgs.v);
-		return q_usage(0);
+		return status;
 	}
 	catchsignals();
 	status = enqueue(argv[0], &opt, &msgs, argc - 1, argv + 1, sep);

@@ -31,7 +31,7 @@ static const struct command {
 	{ "work", cmd_work, "q work [-fq] [-a attempts] [-j jobs] [-l lease] "
 	    "[-n max] [-t timeout] queue [--] cmd [arg ...]", TITLE },
 	{ "wait", cmd_wait, "q wait [-t timeout] queue", 0 },
-	{ "sweep", cmd_sweep, "q sweep [-n] [queue ...]", 0 },
+	{ "sweep", cmd_sweep, "q sweep [-nv] [queue ...]", 0 },
 	{ "ls", cmd_ls, "q ls [-s state] [-l] [-0] [--json] queue", 0 },
 	{ "stat", cmd_stat, "q stat [--json] [queue ...]", 0 },
 	{ "retry", cmd_retry, "q retry queue [id ... | -a]", 0 },
@@ -84,6 +84,7 @@ main(int argc, char *argv[])
 		warnx("%s: unknown command", argv[1]);
 		return usage(0);
 	}
+	q_locale();
 	snprintf(progname, sizeof(progname), "q %s", commands[i].name);
 	setprogname(progname);
 	q_synopsis = commands[i].synopsis;

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <err.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,10 +41,19 @@ q_qdir(void)
 {
 	const char *s, *home;
 
-	if ((s = getenv("QDIR")) != NULL && *s != '\0')
+	/* relative to what?  cron and the shell would disagree */
+	if ((s = getenv("QDIR")) != NULL && *s != '\0') {
+		if (*s != '/')
+			errx(Q_USAGE, "QDIR: %s: not an absolute path",
+			    q_vis(s));
 		return q_join(s, NULL);
-	if ((s = getenv("XDG_STATE_HOME")) != NULL && *s != '\0')
+	}
+	if ((s = getenv("XDG_STATE_HOME")) != NULL && *s != '\0') {
+		if (*s != '/')
+			errx(Q_USAGE, "XDG_STATE_HOME: %s: not an absolute "
+			    "path", q_vis(s));
 		return q_join(s, "q");
+	}
 	if ((home = getenv("HOME")) == NULL || *home == '\0')
 		errx(Q_USAGE, "neither QDIR nor HOME is set");
 	return q_join(home, ".local/state/q");
@@ -57,17 +67,25 @@ q_qdir(void)
 char *
 q_path(const char *queue)
 {
-	char *dir, *path;
+	char *dir, *path, *name;
+	size_t len = strlen(queue);
 
-	if (strchr(queue, '/') != NULL)
-		return q_join(queue, NULL);
-	if (queue[0] == '\0' || queue[0] == '.') {
+	/* "photos/" is "photos", "/q//" is "/q", "/" stays */
+	while (len > 1 && queue[len - 1] == '/')
+		len--;
+	if ((name = strndup(queue, len)) == NULL)
+		err(Q_IOERR, NULL);
+	if (strchr(name, '/') != NULL)
+		return name;
+	if (name[0] == '\0' || name[0] == '.') {
 		warnx("%s: invalid queue name", q_vis(queue));
+		free(name);
 		return NULL;
 	}
 	dir = q_qdir();
-	path = q_join(dir, queue);
+	path = q_join(dir, name);
 	free(dir);
+	free(name);
 	return path;
 }
 
@@ -156,8 +174,8 @@ q_each(int argc, char *argv[], q_refop *fn, void *arg, const char *notfound)
 	struct spool *sp;
 	int i, status;
 
-	if (argc < 2)
-		return q_usage(0);
+	if ((status = q_operands(argc, argv, 2, -1, "queue id")) != -1)
+		return status;
 	if ((status = q_checkrefs(argv[0], argc - 1, argv + 1)) != Q_OK)
 		return status;
 	if ((status = q_open(argv[0], 0, &sp)) != Q_OK)
@@ -186,25 +204,49 @@ q_isqueuedir(const char *path)
 }
 
 /*
+ * Whether path is a symbolic link to a directory of realdir (a queue of
+ * QDIR under a second name, which is listed under its own).
+ */
+static int
+q_alias(const char *realdir, const char *path)
+{
+	struct stat st;
+	char *real, *slash;
+	int r;
+
+	if (lstat(path, &st) == -1 || !S_ISLNK(st.st_mode) ||
+	    (real = realpath(path, NULL)) == NULL)
+		return 0;
+	slash = strrchr(real, '/');
+	slash[slash == real] = '\0';
+	r = strcmp(real, realdir) == 0;
+	free(real);
+	return r;
+}
+
+/*
  * Call fn for every queue under $QDIR, in directory order, with its name
- * and its open handle.  Entries that are not queues are skipped silently;
- * a queue that cannot be opened is reported.  Returns the first failure.
+ * and its open handle.  Entries that are not queues, and links to queues
+ * listed under their own name, are skipped silently; a queue that cannot
+ * be opened is reported, and so is a QDIR that is not there (a typo in a
+ * crontab must not pass for an empty spool).  Returns the first failure.
  */
 int
 q_allqueues(int flags, q_queueop *fn, void *arg)
 {
 	struct dirent *de;
 	struct spool *sp;
-	char *qdir, *path;
+	char *qdir, *realdir, *path;
 	DIR *d;
 	int status = Q_OK;
 
 	qdir = q_qdir();
-	if ((d = opendir(qdir)) == NULL) {
-		if (errno != ENOENT) {	/* no queue yet: nothing to do */
-			warn("%s", qdir);
-			status = q_status(errno);
-		}
+	if ((d = opendir(qdir)) == NULL ||
+	    (realdir = realpath(qdir, NULL)) == NULL) {
+		status = q_report(SPOOL_WHY_SYSTEM, errno, "no queue directory",
+		    NULL, "%s", q_vis(qdir));
+		if (d != NULL)
+			(void)closedir(d);
 		free(qdir);
 		return status;
 	}
@@ -212,7 +254,9 @@ q_allqueues(int flags, q_queueop *fn, void *arg)
 		if (de->d_name[0] == '.')
 			continue;
 		path = q_join(qdir, de->d_name);
-		if ((sp = spool_open(path, flags)) != NULL) {
+		if (q_alias(realdir, path))
+			;
+		else if ((sp = spool_open(path, flags)) != NULL) {
 			if (spool_config_error(sp) != NULL)
 				(void)badconfig(sp, de->d_name, path);
 			status = q_first_failure(status,
@@ -225,6 +269,7 @@ q_allqueues(int flags, q_queueop *fn, void *arg)
 		free(path);
 	}
 	(void)closedir(d);
+	free(realdir);
 	free(qdir);
 	return status;
 }
@@ -257,10 +302,15 @@ q_onequeue(const char *queue, int flags, q_queueop *fn, void *arg)
 	return status;
 }
 
-/* The name of queue's subscription: the queue's name, or its last part. */
+/*
+ * The name of queue's subscription: the queue's name, or its last part
+ * ("/a/billing/" is "billing").  Static; too long a name is cut, and the
+ * library refuses it.
+ */
 const char *
 q_subname(const char *queue)
 {
+	static char name[NAME_MAX + 2];
 	const char *p;
 	size_t n = strlen(queue);
 
@@ -268,7 +318,12 @@ q_subname(const char *queue)
 		n--;
 	for (p = queue + n; p > queue && p[-1] != '/'; p--)
 		;
-	return p;
+	n -= (size_t)(p - queue);
+	if (n >= sizeof(name))
+		n = sizeof(name) - 1;
+	memcpy(name, p, n);
+	name[n] = '\0';
+	return name;
 }
 
 /* Milliseconds on the monotonic clock, for deadlines. */

@@ -23,10 +23,10 @@ cmd_release(int argc, char *argv[])
 	long long delay = 0;
 	int ch, status;
 
-	while ((ch = getopt_long(argc, argv, "+d:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
-			if ((status = q_duration("delay", optarg, &delay)))
+			if ((status = q_delay(optarg, &delay)) != Q_OK)
 				return status;
 			break;
 		case 'h':

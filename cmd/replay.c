@@ -40,27 +40,19 @@ cmd_replay(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *errstr;
 	long long d, n = 0;
 	time_t t = 0;
 	int ch, status, sflag = 0;
 
-	while ((ch = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			/* a duration ago, or @UNIXTIME as in date(1) */
 			sflag = 1;
-			if (optarg[0] == '@') {
-				t = (time_t)strtonum(optarg + 1, 0,
-				    99999999999LL, &errstr);
-				if (errstr == NULL)
-					break;
-				warnx("invalid time: %s", optarg);
-				return Q_DATAERR;
-			}
-			if ((status = q_duration("duration", optarg, &d)))
+			if ((status = q_moment("time", optarg, &d)) != Q_OK)
 				return status;
-			t = time(NULL) - (time_t)d;
+			t = optarg[0] == '@' ? time(NULL) + (time_t)d :
+			    time(NULL) - (time_t)d;
 			break;
 		case 'h':
 			return q_usage(1);
@@ -70,10 +62,13 @@ cmd_replay(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (sflag && argc == 1)
-		return q_finish(q_onequeue(argv[0], 0, since, &t));
-	if (sflag || argc < 2)
-		return q_usage(0);
+	if (sflag && argc > 1)
+		return q_badusage("-s and IDs exclude each other");
+	if (sflag)
+		return q_operands(argc, argv, 1, 1, "queue") != -1 ? Q_USAGE :
+		    q_finish(q_onequeue(argv[0], 0, since, &t));
+	if (argc == 1)
+		return q_badusage("missing id, or -s for those acked since");
 	status = q_each(argc, argv, replay, &n, "not in done/");
 	if (n > 0 || status == Q_OK)
 		q_moved(argv[0], n, "back in new/");

@@ -41,9 +41,9 @@ cmd_retry(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	long long n = 0;
-	int ch, i, aflag = 0, status;
+	int ch, aflag = 0, status;
 
-	while ((ch = getopt_long(argc, argv, "+ah", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "ah", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
 			aflag = 1;
@@ -56,16 +56,13 @@ cmd_retry(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	/* the synopsis puts -a after the queue, where getopt has stopped */
-	for (i = 1; i < argc; i++)
-		if (strcmp(argv[i], "-a") == 0 || strcmp(argv[i], "--all") == 0)
-			aflag++;
-	if (aflag && argc == 2 && argv[1][0] == '-')
-		argc = 1;	/* q retry queue -a */
-	if (aflag == 1 && argc == 1)
-		return q_finish(q_onequeue(argv[0], 0, all, NULL));
-	if (aflag || argc < 2)
-		return q_usage(0);
+	if (aflag && argc > 1)
+		return q_badusage("-a and IDs exclude each other");
+	if (aflag)
+		return q_operands(argc, argv, 1, 1, "queue") != -1 ? Q_USAGE :
+		    q_finish(q_onequeue(argv[0], 0, all, NULL));
+	if (argc == 1)
+		return q_badusage("missing id, or -a for every message");
 	status = q_each(argc, argv, retry, &n, "not in failed/");
 	if (n > 0 || status == Q_OK)
 		q_moved(argv[0], n, "back in new/");

@@ -34,7 +34,8 @@ text(const char *queue, const struct spool_stats *s)
 	char b[16], age[32], vq[4 * PATH_MAX + 1];
 	int i, st;
 
-	strnvis(vq, queue, sizeof(vq), VIS_WHITE | VIS_CSTYLE | VIS_GLOB);
+	q_strnvis(vq, sizeof(vq), queue, VIS_WHITE | VIS_CSTYLE |
+	    VIS_GLOB);
 	printf("%s%s\n", vq, s->paused ? " (paused)" : "");
 	for (st = SPOOL_NEW; st <= SPOOL_FAILED + 1; st++) {
 		int k = st > SPOOL_FAILED ? SPOOL_TMP : st;
@@ -116,7 +117,7 @@ cmd_stat(int argc, char *argv[])
 	};
 	int ch, jflag = 0;
 
-	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'J':
 			jflag = 1;

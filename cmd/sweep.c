@@ -12,9 +12,14 @@
 #include "cmd.h"
 #include "banned.h"
 
+struct opts {
+	int		 dryrun;	/* -n */
+	int		 verbose;	/* -v: foreign files too */
+};
+
 struct ctx {
 	const char	*queue;
-	int		 dryrun;
+	struct opts	 o;
 	int		 status;
 };
 
@@ -26,41 +31,45 @@ report(void *arg, enum spool_event ev, enum spool_state st, const char *name,
 	char vname[4 * SPOOL_NAME_MAX + 1];
 	const char *what = NULL;
 
-	strvis(vname, name, VIS_WHITE | VIS_CSTYLE | VIS_GLOB);
+	q_strnvis(vname, sizeof(vname), name, VIS_WHITE | VIS_CSTYLE |
+	    VIS_GLOB);
 	switch (ev) {
 	case SPOOL_EV_EXPIRED:
-		what = c->dryrun ? "lease expired, would return to new/" :
+		what = c->o.dryrun ? "lease expired, would return to new/" :
 		    "lease expired, returned to new/";
 		break;
 	case SPOOL_EV_DEAD:
-		what = c->dryrun ? "worker gone, would return to new/" :
+		what = c->o.dryrun ? "worker gone, would return to new/" :
 		    "worker gone, returned to new/";
 		break;
 	case SPOOL_EV_EXHAUSTED:
-		what = c->dryrun ? "out of attempts, would move to failed/" :
+		what = c->o.dryrun ? "out of attempts, would move to failed/" :
 		    "out of attempts, moved to failed/";
 		break;
 	case SPOOL_EV_TMP:
-		what = c->dryrun ? "stale, would remove" : "stale, removed";
+		what = c->o.dryrun ? "stale, would remove" : "stale, removed";
 		break;
 	case SPOOL_EV_WRITER:
-		what = c->dryrun ? "writer gone, would remove" :
+		what = c->o.dryrun ? "writer gone, would remove" :
 		    "writer gone, removed";
 		break;
 	case SPOOL_EV_PURGED:
-		what = c->dryrun ? "past retention, would remove" :
+		what = c->o.dryrun ? "past retention, would remove" :
 		    "past retention, removed";
 		break;
 	case SPOOL_EV_FOREIGN:
+		/* there at every sweep: said when asked, not every hour */
+		if (!c->o.verbose && !c->o.dryrun)
+			return;
 		what = "foreign file, left alone";
 		break;
 	case SPOOL_EV_KEY:
 		printf("%s: %s: past the dedup window, %s\n", c->queue, name,
-		    c->dryrun ? "would forget" : "forgotten");
+		    c->o.dryrun ? "would forget" : "forgotten");
 		return;
 	case SPOOL_EV_FANOUT:
 		printf("%s: %s: writer gone, %s\n", c->queue, vname,
-		    c->dryrun ? "would complete the delivery" :
+		    c->o.dryrun ? "would complete the delivery" :
 		    "delivery completed");
 		return;
 	case SPOOL_EV_ERROR:
@@ -79,9 +88,9 @@ report(void *arg, enum spool_event ev, enum spool_state st, const char *name,
 static int
 sweep(const char *queue, struct spool *sp, void *arg)
 {
-	struct ctx c = { queue, *(int *)arg, Q_OK };
+	struct ctx c = { queue, *(struct opts *)arg, Q_OK };
 
-	if (spool_sweep(sp, c.dryrun ? SPOOL_SWEEP_DRYRUN : 0, report,
+	if (spool_sweep(sp, c.o.dryrun ? SPOOL_SWEEP_DRYRUN : 0, report,
 	    &c) == -1) {
 		warn("%s", queue);
 		c.status = q_first_failure(c.status, q_status(errno));
@@ -94,15 +103,20 @@ cmd_sweep(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int ch, dryrun = 0;
+	struct opts o = { 0, 0 };
+	int ch;
 
-	while ((ch = getopt_long(argc, argv, "+nh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "nvh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
-			dryrun = 1;
+			o.dryrun = 1;
+			break;
+		case 'v':
+			o.verbose = 1;
 			break;
 		case 'h':
 			return q_usage(1);
@@ -112,5 +126,5 @@ cmd_sweep(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	return q_finish(q_queues(argc, argv, 0, sweep, &dryrun));
+	return q_finish(q_queues(argc, argv, 0, sweep, &o));
 }

@@ -43,7 +43,7 @@ cmd_take(int argc, char *argv[])
 	long long wait = 0, deadline, left;
 	int ch, r, status;
 
-	while ((ch = getopt_long(argc, argv, "+l:w:h", longopts,
+	while ((ch = getopt_long(argc, argv, "l:w:h", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'l':
@@ -62,8 +62,8 @@ cmd_take(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 1)
-		return q_usage(0);
+	if ((status = q_operands(argc, argv, 1, 1, "queue")) != -1)
+		return status;
 	if ((status = q_open(argv[0], 0, &sp)) != Q_OK)
 		return status;
 	if (opt.lease == 0)

@@ -27,7 +27,7 @@ cmd_touch(int argc, char *argv[])
 	long long lease = 0;
 	int ch, status;
 
-	while ((ch = getopt_long(argc, argv, "+l:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "l:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			if ((status = q_lease(optarg, &lease)))

@@ -8,11 +8,14 @@
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
+#include <langinfo.h>
 #include <limits.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <vis.h>
 
@@ -24,6 +27,38 @@ q_usage(int help)
 {
 	fprintf(help ? stdout : stderr, "usage: %s\n", q_synopsis);
 	return help ? q_finish(Q_OK) : Q_USAGE;
+}
+
+/* What was wrong with the command line, then the usage: 64. */
+int
+q_badusage(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+	return q_usage(0);
+}
+
+/*
+ * Check the count of operands: at least min, at most max (-1: no limit).
+ * names lists what they are ("queue id"; the last word repeats), for
+ * "missing id".  Returns -1 when they fit, else says what is wrong: 64.
+ */
+int
+q_operands(int argc, char *argv[], int min, int max, const char *names)
+{
+	const char *p = names, *sp;
+	int i;
+
+	if (max != -1 && argc > max)
+		return q_badusage("unexpected operand: %s", q_vis(argv[max]));
+	if (argc >= min)
+		return -1;
+	for (i = 0; i < argc && (sp = strchr(p, ' ')) != NULL; i++)
+		p = sp + 1;
+	return q_badusage("missing %.*s", (int)strcspn(p, " "), p);
 }
 
 /* The one map from errno to the exit statuses of q(1). */
@@ -167,11 +202,37 @@ q_number(const char *what, const char *s, long long min, long long max,
 {
 	const char *errstr;
 
-	*v = strtonum(s, min, max, &errstr);
+	/* digits only, as in durations: no sign, no blank, no 0x */
+	if (*s == '\0' || s[strspn(s, "0123456789")] != '\0')
+		errstr = "invalid";
+	else
+		*v = strtonum(s, min, max, &errstr);
 	if (errstr != NULL) {
 		warnx("invalid %s: %s", what, s);
 		return Q_DATAERR;
 	}
+	return Q_OK;
+}
+
+/*
+ * A moment from the command line, as seconds from now (*secs, negative in
+ * the past): a duration from now, or @UNIXTIME as in date(1).
+ */
+int
+q_moment(const char *what, const char *s, long long *secs)
+{
+	const char *errstr = "invalid";
+	long long t = 0;
+
+	if (s[0] != '@')
+		return q_duration(what, s, secs);
+	if (s[1] != '\0' && s[1 + strspn(s + 1, "0123456789")] == '\0')
+		t = strtonum(s + 1, 0, 99999999999LL, &errstr);
+	if (errstr != NULL) {
+		warnx("invalid %s: %s", what, s);
+		return Q_DATAERR;
+	}
+	*secs = t - (long long)time(NULL);
 	return Q_OK;
 }
 
@@ -184,6 +245,17 @@ q_duration(const char *what, const char *s, long long *secs)
 		return Q_DATAERR;
 	}
 	return Q_OK;
+}
+
+/* A delay from the command line: a moment, and one past is now. */
+int
+q_delay(const char *s, long long *secs)
+{
+	int status;
+
+	if ((status = q_moment("delay", s, secs)) == Q_OK && *secs < 0)
+		*secs = 0;
+	return status;
 }
 
 /* A lease from the command line: a duration from 1s to 12h. */
@@ -201,6 +273,98 @@ q_lease(const char *s, long long *secs)
 	return Q_OK;
 }
 
+/* Whether the user's locale is UTF-8; q itself runs in the C locale. */
+int q_utf8;
+
+void
+q_locale(void)
+{
+	const char *cs;
+
+	if (setlocale(LC_CTYPE, "") != NULL && (cs = nl_langinfo(CODESET)) !=
+	    NULL)
+		q_utf8 = strcmp(cs, "UTF-8") == 0;
+	(void)setlocale(LC_CTYPE, "C");
+}
+
+/*
+ * The length of the well-formed UTF-8 sequence at s (no overlong form,
+ * surrogate or code point past U+10FFFF), its code point in *cp; 0 if
+ * there is none.
+ */
+static size_t
+utf8dec(const unsigned char *s, unsigned long *cp)
+{
+	unsigned long c;
+	size_t n, i;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
+	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* As utf8dec, for a printable character only (no C1 control, no U+2028). */
+static size_t
+utf8print(const unsigned char *s)
+{
+	unsigned long c;
+	size_t n;
+
+	if ((n = utf8dec(s, &c)) == 0 || c < 0xa0 || c == 0x2028 ||
+	    c == 0x2029 || c == 0xfeff)
+		return 0;
+	return n;
+}
+
+/*
+ * strnvis(3) of src into dst (len bytes), except that in a UTF-8 locale
+ * printable characters beyond ASCII read as themselves ("ünï", not
+ * "\M-C\M-<n...").  Truncated to fit, as strnvis is.
+ */
+void
+q_strnvis(char *dst, size_t len, const char *src, int flags)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	char one[2] = { 0, 0 }, esc[8];
+	size_t n, o = 0, m;
+
+	if (len == 0)
+		return;
+	for (; *s != '\0' && o + 1 < len; s += n) {
+		if (q_utf8 && (n = utf8print(s)) > 0) {
+			if (o + n >= len)
+				break;
+			memcpy(dst + o, s, n);
+		} else {
+			n = 1;
+			one[0] = (char)*s;
+			(void)strnvis(esc, one, sizeof(esc), flags);
+			if (o + (m = strlen(esc)) >= len)
+				break;
+			memcpy(dst + o, esc, m);
+			o += m;
+			continue;
+		}
+		o += n;
+	}
+	dst[o] = '\0';
+}
+
 /*
  * s made safe for a one-line message: newlines, tabs and other control
  * characters escaped as vis(3) does.  The result lives until the fourth
@@ -213,7 +377,7 @@ q_vis(const char *s)
 	static int k;
 
 	k = (k + 1) % 4;
-	strnvis(buf[k], s, sizeof(buf[k]), VIS_CSTYLE | VIS_NL | VIS_TAB);
+	q_strnvis(buf[k], sizeof(buf[k]), s, VIS_CSTYLE | VIS_NL | VIS_TAB);
 	return buf[k];
 }
 
@@ -265,25 +429,36 @@ q_noopts(int argc, char *argv[])
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
 		return ch == 'h' ? q_usage(1) : q_usage(0);
 	return -1;
 }
 
-/* s as a JSON string; bytes outside printable ASCII as \u00XX. */
+/*
+ * s as a JSON string, valid UTF-8: well-formed UTF-8 as itself, controls
+ * as \\uXXXX, and a byte that is no UTF-8 as U+FFFD (such a name cannot
+ * round-trip through JSON; -0 gives its bytes).
+ */
 void
 q_json_string(const char *s)
 {
 	const unsigned char *p;
+	unsigned long c;
+	size_t n;
 
 	putchar('"');
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		if (*p == '"' || *p == '\\')
 			printf("\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
+		else if (*p < 0x20 || *p == 0x7f)
 			printf("\\u%04x", *p);
-		else
+		else if (*p < 0x80)
 			putchar(*p);
+		else if ((n = utf8dec(p, &c)) > 0) {
+			fwrite(p, 1, n, stdout);
+			p += n - 1;
+		} else
+			fputs("\\ufffd", stdout);
 	}
 	putchar('"');
 }

@@ -50,7 +50,7 @@ cmd_wait(int argc, char *argv[])
 	long long timeout = -1, deadline = 0, left = -1;
 	int ch, r, status;
 
-	while ((ch = getopt_long(argc, argv, "+t:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "t:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 't':
 			if ((status = q_duration("timeout", optarg, &timeout)))
@@ -64,8 +64,8 @@ cmd_wait(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 1)
-		return q_usage(0);
+	if ((status = q_operands(argc, argv, 1, 1, "queue")) != -1)
+		return status;
 	if ((status = q_open(argv[0], 0, &sp)) != Q_OK)
 		return status;
 	if (timeout >= 0)

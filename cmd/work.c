@@ -383,8 +383,8 @@ cmd_work(int argc, char *argv[])
 		argc--;
 		argv++;
 	}
-	if (argc < 2)
-		return q_usage(0);
+	if ((status = q_operands(argc, argv, 2, -1, "queue cmd")) != -1)
+		return status;
 	w.queue = argv[0];
 	w.spawn.argv = argv + 1;
 	if ((status = spawn_resolve(argv[1], &w.spawn.cmd)) != 0)

@@ -120,9 +120,9 @@ back(struct spool *sp, const char *ref, enum spool_state st)
 	enum spool_state found;
 	int res;
 
+	/* with a=, only that claim count: as every command reads an ID */
 	if (spool__parse_ref(sp, ref, &r) == -1)
 		return -1;
-	r.attrs &= ~SPOOL_ATTR_ATTEMPTS;	/* any attempt count */
 	if ((res = spool__find(sp, &r, 1U << st, &n, &found)) == -1)
 		return -1;
 	if (res == 0)
@@ -155,7 +155,6 @@ spool_remove(struct spool *sp, const char *ref)
 
 	if (spool__parse_ref(sp, ref, &r) == -1)
 		return -1;
-	r.attrs &= ~SPOOL_ATTR_ATTEMPTS;
 	/* moved meanwhile (claimed, acked, retried): look again */
 	for (tries = 0; tries < RM_TRIES; tries++) {
 		res = spool__find(sp, &r, 1U << SPOOL_NEW | 1U << SPOOL_CUR |
@@ -178,8 +177,8 @@ struct bulk {
 	struct spool	*sp;
 	enum spool_state st;
 	int		 del;		/* delete rather than move to new/ */
-	time_t		 before;	/* only messages with ctime <= this */
-	time_t		 since;		/* only messages with ctime >= this */
+	time_t		 before;	/* only messages with mtime <= this */
+	time_t		 since;		/* only messages with mtime >= this */
 	long long	 n;
 	int		 err;
 };
@@ -190,8 +189,9 @@ bulk1(void *arg, const struct spool_entry *e)
 	struct bulk *b = arg;
 	int r;
 
-	if (e->foreign || e->sb.st_ctime > b->before ||
-	    e->sb.st_ctime < b->since)
+	/* the mtime is when it entered the state (spool__stamp()) */
+	if (e->foreign || e->sb.st_mtime > b->before ||
+	    e->sb.st_mtime < b->since)
 		return 0;
 	if (b->del)
 		r = unlinkat(b->sp->dfd[b->st], e->n.name, 0);

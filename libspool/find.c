@@ -168,7 +168,9 @@ spool__find(struct spool *sp, const struct spool_name *r, unsigned mask,
  * The reference r was not found in the states of mask: fail with ENOENT
  * and the reason.  SPOOL_WHY_NOMSG if its ID is nowhere in the queue;
  * SPOOL_WHY_UNCLAIMED if a claim was looked for and the message is in
- * new/, never claimed; else SPOOL_WHY_STATE.
+ * new/, never claimed; SPOOL_WHY_NOMSG too if r has an attempt count that
+ * the message does not have, unless a claim was looked for (a stale
+ * token: its claim is over); else SPOOL_WHY_STATE.
  */
 int
 spool__missing(struct spool *sp, const struct spool_name *r, unsigned mask)
@@ -186,6 +188,9 @@ spool__missing(struct spool *sp, const struct spool_name *r, unsigned mask)
 		return spool__fail(SPOOL_WHY_NOMSG, ENOENT);
 	if (mask == 1U << SPOOL_CUR && st == SPOOL_NEW && n.attempts == 0)
 		return spool__fail(SPOOL_WHY_UNCLAIMED, ENOENT);
+	if (mask != 1U << SPOOL_CUR && (r->attrs & SPOOL_ATTR_ATTEMPTS) &&
+	    n.attempts != r->attempts)
+		return spool__fail(SPOOL_WHY_NOMSG, ENOENT);
 	return spool__fail(SPOOL_WHY_STATE, ENOENT);
 }
 

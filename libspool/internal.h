@@ -133,6 +133,7 @@ int	 spool__write(struct spool *sp, int dfd, const char *name,
 int	 spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
 	    const char *to);
 int	 spool__fsync_dir(int dfd);
+void	 spool__stamp(int dfd, const char *name);
 time_t	 spool__now(void);
 
 /*

@@ -152,6 +152,18 @@ spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
 	return 0;
 }
 
+/*
+ * Record now as the time the message dfd/name enters done/ or failed/:
+ * its mtime, which retention and replay -s read (the ctime would move
+ * with any chmod or restore).  Done before the move; a move that then
+ * loses its race has only touched a time nobody reads in cur/.
+ */
+void
+spool__stamp(int dfd, const char *name)
+{
+	(void)utimensat(dfd, name, NULL, AT_SYMLINK_NOFOLLOW);
+}
+
 int
 spool__fsync_dir(int dfd)
 {

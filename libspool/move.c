@@ -74,9 +74,12 @@ transition(struct spool *sp, const char *ref, enum op op, long long arg,
 			res = unlinkat(sp->dfd[SPOOL_CUR], cur.name, 0);
 		else if (op == TOUCH && dst.lease == cur.lease)
 			res = 0;	/* touched twice in one second */
-		else
+		else {
+			if (to == SPOOL_DONE || to == SPOOL_FAILED)
+				spool__stamp(sp->dfd[SPOOL_CUR], cur.name);
 			res = spool__move(sp, sp->dfd[SPOOL_CUR], cur.name,
 			    sp->dfd[to], dst.name);
+		}
 		if (res == 0) {
 			if (op == TOUCH)	/* a worker renewing: live.c */
 				spool__beat(sp, arg);

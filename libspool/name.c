@@ -278,6 +278,8 @@ spool_duration_parse(const char *s, long long *secs)
 	long long unit = 1;
 	const char *p = s;
 
+	while (p[0] == '0' && isdigitc(p[1]))	/* "05" is 5, as in -p 05 */
+		p++;
 	if (number(&p, 0, 12, 999999999999ULL, &v) == -1)
 		goto bad;
 	switch (*p) {
@@ -294,6 +296,9 @@ spool_duration_parse(const char *s, long long *secs)
 		break;
 	case 'd':
 		unit = 86400, p++;
+		break;
+	case 'w':
+		unit = 7 * 86400, p++;
 		break;
 	default:
 		goto bad;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -166,6 +167,65 @@ fail:
 	return -1;
 }
 
+/*
+ * Whether the open directory may become a queue: it holds nothing but what
+ * a queue holds (empty, or a queue whose making was cut short).
+ */
+static int
+adoptable(int qfd)
+{
+	static const char *const ours[] = {
+		"tmp", "new", "cur", "done", "failed", "keys", "subs", "fan",
+		"live", "config", "paused"
+	};
+	struct dirent *de;
+	DIR *d;
+	size_t i;
+	int fd, ok = 1;
+
+	if ((fd = openat(qfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		(void)close(fd);
+		return -1;
+	}
+	while (ok && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+			if (strcmp(de->d_name, ours[i]) == 0)
+				break;
+		ok = i < sizeof(ours) / sizeof(ours[0]);
+	}
+	(void)closedir(d);
+	return ok;
+}
+
+/*
+ * Open (or make) every state directory.  A directory that lacks one is
+ * not a queue; it is made one only when asked to and when it holds
+ * nothing else, so "q put /etc" changes nothing.
+ */
+static int
+opendirs(struct spool *sp, int create, int *made)
+{
+	int i, ok;
+
+	if (create && faccessat(sp->qfd, "failed", F_OK,
+	    AT_SYMLINK_NOFOLLOW) == -1) {
+		if ((ok = adoptable(sp->qfd)) == -1)
+			return -1;
+		if (!ok)
+			return spool__fail(SPOOL_WHY_NOTQUEUE, ENOTEMPTY);
+	}
+	for (i = 0; i < SPOOL_NSTATES; i++)
+		if ((sp->dfd[i] = spool__subdir(sp, spool_state_name(i),
+		    create, made)) == -1)
+			return errno == ENOENT ?
+			    spool__fail(SPOOL_WHY_NOTQUEUE, ENOENT) : -1;
+	return 0;
+}
+
 /* Open the queue path, relative to dfd, with every state directory. */
 struct spool *
 spool__openat(int dfd, const char *path, int flags)
@@ -195,10 +255,8 @@ spool__openat(int dfd, const char *path, int flags)
 	sp->qmode = qst.st_mode & 07777;
 	sp->fmode = qst.st_mode & 0666;
 	sp->shared = (qst.st_mode & S_IWGRP) != 0;
-	for (i = 0; i < SPOOL_NSTATES; i++)
-		if ((sp->dfd[i] = spool__subdir(sp, spool_state_name(i),
-		    flags & SPOOL_OPEN_CREATE, &made)) == -1)
-			goto fail;
+	if (opendirs(sp, flags & SPOOL_OPEN_CREATE, &made) == -1)
+		goto fail;
 	if (made && fsync(sp->qfd) == -1)
 		goto fail;
 	gethost(sp->host);

@@ -139,7 +139,8 @@ int	 spool_name_format(struct spool_name *n);
 #define SPOOL_DURATION_MAX	(3650LL * 86400)
 
 /*
- * Parse a duration: N or N followed by s, m, h or d.  Stores seconds in
+ * Parse a duration: N or N followed by s, m, h, d or w (decimal digits,
+ * leading zeros allowed: "05m" is 5 minutes).  Stores seconds in
  * *secs and returns 0, or returns -1 with EINVAL (malformed) or ERANGE
  * (above SPOOL_DURATION_MAX).
  */
@@ -627,7 +628,7 @@ int	 spool_remove(struct spool *sp, const char *ref);
 /*
  * spool_retry_all: every failed/ message back to new/.
  * spool_replay_since: every done/ message acknowledged at or after since
- * (Unix time, by the ctime the rename into done/ set) back to new/.
+ * (Unix time, by the mtime q set as it moved them there) back to new/.
  * spool_purge: delete every message of st (SPOOL_DONE or SPOOL_FAILED) that
  * has been there at least age seconds.
  * Each returns the number of messages acted on, or -1 with errno (EINVAL

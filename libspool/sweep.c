@@ -22,8 +22,8 @@
  * its files removed at once, one that is alive never, however old; files
  * of other hosts (or on a file system where locks prove nothing) are
  * removed once their mtime is 36 hours old.  done/ and failed/ messages
- * are removed when they have been there (by ctime, which the rename into
- * the state set) longer than keep-done and keep-failed.  Names that do not
+ * are removed when they have been there (by the mtime set as they moved
+ * there: spool__stamp()) longer than keep-done and keep-failed.  Names that do not
  * parse, and non-regular files, are foreign: reported, never touched.
  */
 #include <sys/stat.h>
@@ -74,6 +74,8 @@ expire(struct sweep *w, const struct spool_name *n, enum spool_event why)
 		report(w, SPOOL_EV_ERROR, SPOOL_CUR, n->name, errno);
 		return;
 	}
+	if (!(w->flags & SPOOL_SWEEP_DRYRUN) && to == SPOOL_FAILED)
+		spool__stamp(sp->dfd[SPOOL_CUR], n->name);
 	if (!(w->flags & SPOOL_SWEEP_DRYRUN) &&
 	    spool__move(sp, sp->dfd[SPOOL_CUR], n->name, sp->dfd[to],
 	    dst.name) == -1) {
@@ -149,10 +151,10 @@ sweepdir(struct sweep *w, enum spool_state st)
 		case SPOOL_FAILED:
 			if (keep == 0 && st == SPOOL_FAILED)
 				break;	/* keep-failed 0: forever */
-			/* by ctime: since the rename into this state */
+			/* since the move into this state: its mtime */
 			if (fstatat(sp->dfd[st], n.name, &sb,
 			    AT_SYMLINK_NOFOLLOW) == 0 &&
-			    sb.st_ctime <= w->now - keep)
+			    sb.st_mtime <= w->now - keep)
 				discard(w, st, n.name, SPOOL_EV_PURGED);
 			break;
 		default:

@@ -90,5 +90,6 @@ load helper
 	run --separate-stderr -66 q ack nosuch 1764491333.123456.1_1.h
 	assert_equal "$stderr" "q ack: nosuch: no such queue"
 	run --separate-stderr -64 q ack jobs
-	assert_equal "$stderr" "usage: q ack queue id ..."
+	assert_equal "$stderr" "q ack: missing id
+usage: q ack queue id ..."
 }

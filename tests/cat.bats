@@ -54,5 +54,6 @@ load helper
 
 @test "cat with no ID is a usage error" {
 	run --separate-stderr -64 q cat jobs
-	[[ $stderr == "usage: q cat queue id ..." ]]
+	assert_equal "$stderr" "q cat: missing id
+usage: q cat queue id ..."
 }

@@ -130,7 +130,7 @@ manyclaims() {
 	require_strace
 	id=$(q put -m x jobs)
 	strace -qq -f -o /dev/null -E ASAN_OPTIONS=detect_leaks=0 -e inject=renameat2:delay_enter=1500000:when=1 \
-	    q take jobs >"$BATS_TEST_TMPDIR/out" 2>&1 &
+	    q take jobs >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
 	tpid=$!
 	sleep 0.5
 	q pause jobs
@@ -138,6 +138,7 @@ manyclaims() {
 	wait "$tpid" || st=$?
 	assert_equal "$st" 75
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" ""
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" "q take: jobs: paused"
 	assert_equal "$(names jobs new)" "$id"
 	assert_equal "$(count jobs cur)" 0
 }
@@ -333,5 +334,8 @@ taker() {
 	# a prompt transition on a live claim is never refused
 	run awk '$1 == "OP" && $6 == "prompt" && $5 != 0' "$R/all"
 	assert_output ""
-	[ ! -s "$R/operator.err" ] || fail "$(head -3 "$R/operator.err")"
+	# retry and replay count what they moved; anything else is an error
+	grep -v -E '^q (retry|replay): jobs: [0-9]+ messages? back in new/$' \
+		"$R/operator.err" >"$R/operator.bad" || true
+	[ ! -s "$R/operator.bad" ] || fail "$(head -3 "$R/operator.bad")"
 }

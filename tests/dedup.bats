@@ -357,25 +357,28 @@ inject_eio() {
 }
 
 # Run q put -k K "$@" and check it is refused as a usage error that
-# creates nothing.
+# creates nothing, saying why ($1 of "$@" after the reason).
 refused() {
+	local why=$1
+	shift
 	run --separate-stderr q put -k order-1 "$@" </dev/null
 	assert_equal "$status" 64
 	assert_output ""
-	assert_equal "$stderr" "usage: q put [-d delay] [-p prio] [-k key] [-l | -0] [-m text]... [--no-sync] queue [file ...]"
+	assert_equal "$stderr" "q put: -k names one message$why
+usage: q put [-d delay] [-p prio] [-k key] [-l | -0] [-m text]... [--no-sync] queue [file ...]"
 	assert_not_exist "$(qpath jobs)"
 }
 
 @test "-k with -l, -0 or more than one message is a usage error" {
 	f="$BATS_TEST_TMPDIR/f"
 	printf 'f\n' >"$f"
-	refused -l jobs
-	refused -0 jobs
-	refused -l jobs "$f"
-	refused -m a -m b jobs
-	refused -m a jobs "$f"
-	refused jobs "$f" "$f"
-	refused jobs - "$f"
+	refused ": not with -l" -l jobs
+	refused ": not with -0" -0 jobs
+	refused ": not with -l" -l jobs "$f"
+	refused ", not several" -m a -m b jobs
+	refused ", not several" -m a jobs "$f"
+	refused ", not several" jobs "$f" "$f"
+	refused ", not several" jobs - "$f"
 }
 
 @test "a key on a topic delivers to the subscribers once" {

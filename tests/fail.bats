@@ -33,6 +33,7 @@ load helper
 
 @test "fail usage" {
 	run --separate-stderr -64 q fail
-	assert_equal "$stderr" "usage: q fail queue id ..."
+	assert_equal "$stderr" "q fail: missing queue
+usage: q fail queue id ..."
 	run --separate-stderr -65 q fail jobs /etc/passwd
 }

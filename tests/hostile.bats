@@ -306,7 +306,7 @@ hostile_invocations() {
 	run -0 --separate-stderr q stat hq
 	assert_line --regexp "^ +foreign +$nforeign\$"
 
-	for opt in -n ""; do
+	for opt in -n -v; do
 		# shellcheck disable=SC2086
 		run -0 --separate-stderr q sweep $opt hq
 		[ -z "$stderr" ]
@@ -423,7 +423,7 @@ hostile_invocations() {
 	assert_output big
 
 	# out of attempts: failed/, not new/
-	run -0 --separate-stderr q sweep jobs
+	run -0 --separate-stderr q sweep -v jobs
 	assert_line "jobs: cur/$spent,a=2147483647,l=1000000000: out of attempts, moved to failed/"
 	assert_line "jobs: new/$huge,a=99999999999: foreign file, left alone"
 	[ -f "$qp/failed/$spent,a=2147483647" ]

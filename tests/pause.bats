@@ -121,16 +121,20 @@ during"
 	q put -m x jobs >/dev/null
 	q put -m x mail >/dev/null
 	run --separate-stderr -64 q pause jobs mail
-	assert_equal "$stderr" "usage: q pause queue"
+	assert_equal "$stderr" "q pause: unexpected operand: mail
+usage: q pause queue"
 	run --separate-stderr -64 q pause
-	assert_equal "$stderr" "usage: q pause queue"
+	assert_equal "$stderr" "q pause: missing queue
+usage: q pause queue"
 	assert_not_exist "$(qpath jobs)/paused"
 	assert_not_exist "$(qpath mail)/paused"
 	q pause jobs
 	run --separate-stderr -64 q resume jobs mail
-	assert_equal "$stderr" "usage: q resume queue"
+	assert_equal "$stderr" "q resume: unexpected operand: mail
+usage: q resume queue"
 	run --separate-stderr -64 q resume
-	assert_equal "$stderr" "usage: q resume queue"
+	assert_equal "$stderr" "q resume: missing queue
+usage: q resume queue"
 	assert_file_exists "$(qpath jobs)/paused"
 }
 

@@ -121,9 +121,11 @@ load helper
 
 @test "-l and -0 together, no queue, unknown option: exit 64 with usage" {
 	run --separate-stderr -64 q put -l -0 jobs
-	[[ $stderr == "usage: q put "* ]]
+	assert_equal "${stderr_lines[0]}" "q put: -l and -0 exclude each other"
+	[[ ${stderr_lines[1]} == "usage: q put "* ]]
 	run --separate-stderr -64 q put
-	[[ $stderr == "usage: q put "* ]]
+	assert_equal "${stderr_lines[0]}" "q put: missing queue"
+	[[ ${stderr_lines[1]} == "usage: q put "* ]]
 	run --separate-stderr -64 q put --bogus jobs
 	[[ $stderr == *"usage: q put "* ]]
 	assert_not_exists "$(qpath jobs)"

@@ -148,9 +148,11 @@ $b,a=1,b=1"
 	before=$(snapshot jobs)
 	run --separate-stderr -64 q replay jobs
 	assert_output ""
-	assert_equal "$stderr" "usage: q replay [-s since] queue [id ...]"
+	assert_equal "$stderr" "q replay: missing id, or -s for those acked since
+usage: q replay [-s since] queue [id ...]"
 	run --separate-stderr -64 q replay -s 1h jobs "$id"
-	assert_equal "$stderr" "usage: q replay [-s since] queue [id ...]"
+	assert_equal "$stderr" "q replay: -s and IDs exclude each other
+usage: q replay [-s since] queue [id ...]"
 	assert_equal "$(snapshot jobs)" "$before"
 }
 
@@ -158,7 +160,7 @@ $b,a=1,b=1"
 	acked -m x >/dev/null
 	before=$(snapshot jobs)
 	run --separate-stderr -65 q replay -s 1x jobs
-	assert_equal "$stderr" "q replay: invalid duration: 1x"
+	assert_equal "$stderr" "q replay: invalid time: 1x"
 	run --separate-stderr -65 q replay -s @soon jobs
 	assert_equal "$stderr" "q replay: invalid time: @soon"
 	run --separate-stderr -65 q replay -s @-5 jobs

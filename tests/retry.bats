@@ -136,8 +136,11 @@ README"
 	before=$(snapshot jobs)
 	run --separate-stderr -64 q retry jobs
 	assert_output ""
-	assert_equal "$stderr" "usage: q retry queue [id ... | -a]"
+	assert_equal "$stderr" "q retry: missing id, or -a for every message
+usage: q retry queue [id ... | -a]"
 	run --separate-stderr -64 q retry
+	assert_equal "$stderr" "q retry: missing queue
+usage: q retry queue [id ... | -a]"
 	assert_equal "$(snapshot jobs)" "$before"
 }
 
@@ -145,11 +148,14 @@ README"
 	id=$(failed -m x)
 	before=$(snapshot jobs)
 	run --separate-stderr -64 q retry -a jobs "$id"
-	assert_equal "$stderr" "usage: q retry queue [id ... | -a]"
+	assert_equal "$stderr" "q retry: -a and IDs exclude each other
+usage: q retry queue [id ... | -a]"
 	run --separate-stderr -64 q retry jobs "$id" -a
-	assert_equal "$stderr" "usage: q retry queue [id ... | -a]"
+	assert_equal "$stderr" "q retry: -a and IDs exclude each other
+usage: q retry queue [id ... | -a]"
 	run --separate-stderr -64 q retry jobs -a "$id"
-	assert_equal "$stderr" "usage: q retry queue [id ... | -a]"
+	assert_equal "$stderr" "q retry: -a and IDs exclude each other
+usage: q retry queue [id ... | -a]"
 	assert_equal "$(snapshot jobs)" "$before"
 }
 

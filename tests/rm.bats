@@ -149,7 +149,8 @@ ${ids[2]}"
 	before=$(snapshot jobs)
 	run --separate-stderr -64 q rm jobs
 	assert_output ""
-	assert_equal "$stderr" "usage: q rm queue id ..."
+	assert_equal "$stderr" "q rm: missing id
+usage: q rm queue id ..."
 	assert_equal "$(snapshot jobs)" "$before"
 }
 

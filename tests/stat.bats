@@ -149,7 +149,14 @@ EOF
 mail 2"
 }
 
-@test "stat without a queue and without a spool prints nothing" {
+@test "stat without a queue and without a spool says so: 66" {
+	run --separate-stderr -66 q stat
+	assert_output ""
+	assert_equal "$stderr" "q stat: $QDIR: no queue directory"
+}
+
+@test "stat of an empty spool prints nothing" {
+	mkdir -p "$QDIR"
 	run --separate-stderr -0 q stat
 	assert_output ""
 	assert_equal "$stderr" ""

@@ -123,7 +123,10 @@ setlease() {
 	touch "$(qpath jobs)/failed/"$'bad\nname'
 	q config jobs keep-done 0
 	before=$(ls -la "$(qpath jobs)"/*)
+	# said only when asked: a sweep from cron does not repeat them hourly
 	run --separate-stderr -0 timeout 10 q sweep jobs
+	assert_output ""
+	run --separate-stderr -0 timeout 10 q sweep -v jobs
 	assert_line "jobs: new/not-a-message: foreign file, left alone"
 	assert_line "jobs: cur/1764491333.123456.1_1.h,a=1,l=1000000000: foreign file, left alone"
 	assert_line "jobs: done/1764491333.123456.1_2.h: foreign file, left alone"
@@ -146,9 +149,17 @@ setlease() {
 	assert_equal "$(names two new)" "$b,a=1"
 }
 
-@test "sweep with no QDIR at all succeeds quietly" {
+@test "sweep with no QDIR at all says so: 66, so cron mails a typo" {
+	run --separate-stderr -66 q sweep
+	assert_output ""
+	assert_equal "$stderr" "q sweep: $QDIR: no queue directory"
+}
+
+@test "sweep of an empty spool succeeds quietly" {
+	mkdir -p "$QDIR"
 	run --separate-stderr -0 q sweep
 	assert_output ""
+	assert_equal "$stderr" ""
 }
 
 @test "a missing queue is 66" {

@@ -96,7 +96,8 @@ load helper
 	assert_equal "$stderr" "q take: nosuch: no such queue"
 	assert_not_exists "$QDIR/nosuch"
 	run --separate-stderr -64 q take jobs extra
-	[[ $stderr == "usage: q take "* ]]
+	assert_equal "$stderr" "q take: unexpected operand: extra
+usage: q take [-l lease] [-w wait] queue"
 	assert_equal "$(snapshot jobs)" "$before"
 }
 
