@@ -324,17 +324,21 @@ spawn_end(struct spawner *s)
 	free(s->qvar);
 }
 
-static void
-logmsg(struct worker *w, const struct job *j, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* How much a line of the log matters: -q keeps only what needs a person. */
+enum { NOTE, ALERT };
 
 static void
-logmsg(struct worker *w, const struct job *j, const char *fmt, ...)
+logmsg(struct worker *w, const struct job *j, int level, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+static void
+logmsg(struct worker *w, const struct job *j, int level, const char *fmt,
+    ...)
 {
 	char buf[256];
 	va_list ap;
 
-	if (w->quiet)
+	if (w->quiet && level == NOTE)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
@@ -388,15 +392,16 @@ requeue(struct worker *w, struct job *j, const char *why, int temporary)
 	    (temporary ? SPOOL_REQUEUE_TEMPORARY : 0) |
 	    (w->killed_all ? SPOOL_REQUEUE_NOW : 0), &delay)) {
 	case 0:
-		logmsg(w, j, "%s, out of attempts (%lld), moved to failed/",
-		    why, w->attempts);
+		logmsg(w, j, ALERT,
+		    "%s, out of attempts (%lld), moved to failed/", why,
+		    w->attempts);
 		break;
 	case 1:
-		logmsg(w, j, "%s, released, retry in %s", why,
+		logmsg(w, j, NOTE, "%s, released, retry in %s", why,
 		    spool_duration_format(delay, d, sizeof(d)));
 		break;
 	default:
-		logmsg(w, j, "%s, but %s", why, errno == ENOENT ?
+		logmsg(w, j, ALERT, "%s, but %s", why, errno == ENOENT ?
 		    "the lease was lost" : strerror(errno));
 	}
 }
@@ -417,20 +422,20 @@ finish(struct worker *w, struct job *j, int ws)
 	else
 		snprintf(why, sizeof(why), "exit %d", code);
 	if (j->lost)
-		logmsg(w, j, "%s, but the lease was lost: not acknowledged",
-		    why);
+		logmsg(w, j, ALERT,
+		    "%s, but the lease was lost: not acknowledged", why);
 	else if (code == 0 && !j->timedout) {
 		if (spool_ack(w->sp, j->m.n.name) == 0)
-			logmsg(w, j, "done");
+			logmsg(w, j, NOTE, "done");
 		else
-			logmsg(w, j, "exit 0, but %s", errno == ENOENT ?
+			logmsg(w, j, ALERT, "exit 0, but %s", errno == ENOENT ?
 			    "the lease was lost: not acknowledged" :
 			    strerror(errno));
 	} else if (code == 100 && !j->timedout) {
 		if (spool_fail(w->sp, j->m.n.name) == 0)
-			logmsg(w, j, "exit 100, moved to failed/");
+			logmsg(w, j, ALERT, "exit 100, moved to failed/");
 		else
-			logmsg(w, j, "exit 100, but %s", errno == ENOENT ?
+			logmsg(w, j, ALERT, "exit 100, but %s", errno == ENOENT ?
 			    "the lease was lost" : strerror(errno));
 	} else
 		requeue(w, j, why, (code == 75 || code == 111) &&
@@ -503,7 +508,7 @@ job_timers(struct worker *w)
 			else {
 				/* the message is somebody else's: stop */
 				j->lost = 1;
-				logmsg(w, j, "lease lost while running: %s; "
+				logmsg(w, j, ALERT, "lease lost while running: %s; "
 				    "stopping it", errno == ENOENT ?
 				    "claimed elsewhere" : strerror(errno));
 				(void)kill(-j->pid, SIGTERM);

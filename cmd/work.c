@@ -50,8 +50,8 @@ sweepreport(void *arg, enum spool_event ev, enum spool_state st,
 	(void)st;
 	if (ev == SPOOL_EV_ERROR)
 		warnc(errnum, "%s: sweep: %s", w->queue, name);
-	else if (!w->quiet && (ev == SPOOL_EV_EXPIRED ||
-	    ev == SPOOL_EV_DEAD || ev == SPOOL_EV_EXHAUSTED))
+	else if (ev == SPOOL_EV_EXPIRED || ev == SPOOL_EV_DEAD ||
+	    ev == SPOOL_EV_EXHAUSTED)	/* a lost lease: kept under -q */
 		warnx("%s: %s: %s", w->queue, name,
 		    ev == SPOOL_EV_EXPIRED ? "lease expired, returned" :
 		    ev == SPOOL_EV_DEAD ? "its worker is gone, returned" :
@@ -366,6 +366,44 @@ options(struct worker *w, int argc, char *argv[])
 	return -1;
 }
 
+/*
+ * -f on a queue that is not there yet (a unit started before the first
+ * put): look for it every second until it appears.  Returns what q_open
+ * does, or -1 when a stop signal came first.
+ */
+static int
+appear(struct worker *w)
+{
+	struct timespec tick = { 1, 0 };
+	sigset_t mask, old;
+	char *path;
+	int status = -1, said = 0;
+
+	if ((path = q_path(w->queue)) == NULL)
+		return Q_DATAERR;
+	(void)sigemptyset(&mask);
+	(void)sigaddset(&mask, SIGTERM);
+	(void)sigaddset(&mask, SIGINT);
+	(void)sigaddset(&mask, SIGHUP);
+	(void)sigprocmask(SIG_BLOCK, &mask, &old);
+	while ((w->sp = spool_open(path, 0)) == NULL) {
+		if (spool_why(errno) != SPOOL_WHY_NOQUEUE) {
+			status = q_open(w->queue, 0, &w->sp);
+			break;
+		}
+		if (!said++ && !w->quiet)
+			warnx("%s: no such queue yet, waiting for it",
+			    q_vis(w->queue));
+		if (sigtimedwait(&mask, NULL, &tick) > 0)
+			break;
+	}
+	if (w->sp != NULL)
+		status = Q_OK;
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	free(path);
+	return status;
+}
+
 int
 cmd_work(int argc, char *argv[])
 {
@@ -389,9 +427,10 @@ cmd_work(int argc, char *argv[])
 	w.spawn.argv = argv + 1;
 	if ((status = spawn_resolve(argv[1], &w.spawn.cmd)) != 0)
 		return status;
-	if ((status = q_open(w.queue, 0, &w.sp)) != Q_OK) {
+	if ((status = w.follow ? appear(&w) : q_open(w.queue, 0, &w.sp)) !=
+	    Q_OK) {
 		free(w.spawn.cmd);
-		return status;
+		return status == -1 ? Q_OK : status;
 	}
 	w.qpath = q_queuepath(w.queue);
 	if (w.lease == 0)

@@ -29,7 +29,7 @@ _q_commands=(
 	'touch   cur     -l= --lease='
 	'work    command -f --follow -q --quiet -a= --attempts= -j= --jobs= -l= --lease= -n= --max= -t= --timeout='
 	'wait    none    -t= --timeout='
-	'sweep   queues  -n --dry-run'
+	'sweep   queues  -n --dry-run -v --verbose'
 	'ls      none    -s= --state= -l --long -0 --null --json'
 	'stat    queues  --json'
 	'retry   failed  -a --all'

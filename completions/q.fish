@@ -292,6 +292,7 @@ complete -c q -n '__q_options work' -s t -l timeout -x -d 'Kill a command that r
 complete -c q -n '__q_options wait' -s t -l timeout -x -d 'Give up after this long'
 
 complete -c q -n '__q_options sweep' -s n -l dry-run -d 'Only report what would be done'
+complete -c q -n '__q_options sweep' -s v -l verbose -d 'Also report foreign files'
 
 complete -c q -n '__q_options ls' -s s -l state -x -a 'new cur done failed' -d 'Only messages in this state'
 complete -c q -n '__q_options ls' -s l -l long -d 'Long listing'

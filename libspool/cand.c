@@ -10,8 +10,8 @@
  * than the candidates, a name that sorts after the worst of them loses
  * without being parsed (spool__name_sortkey() reads the time and
  * priority off its first bytes): in a deep queue nearly all do, and a scan
- * costs little more than reading the directory.  After the scan the heap is sorted,
- * best first, and claims take from it in order.
+ * costs little more than reading the directory.  After the scan the heap
+ * is sorted, best first, and claims take from it in order.
  *
  * An arrival heard after the scan (arrive.c) that sorts ahead of the
  * remaining candidates (a message released or swept back, a more urgent

@@ -23,8 +23,9 @@
  * of other hosts (or on a file system where locks prove nothing) are
  * removed once their mtime is 36 hours old.  done/ and failed/ messages
  * are removed when they have been there (by the mtime set as they moved
- * there: spool__stamp()) longer than keep-done and keep-failed.  Names that do not
- * parse, and non-regular files, are foreign: reported, never touched.
+ * there: spool__stamp()) longer than keep-done and keep-failed.  Names
+ * that do not parse, and non-regular files, are foreign: reported, never
+ * touched.
  */
 #include <sys/stat.h>
 

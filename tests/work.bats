@@ -271,6 +271,38 @@ due_of() {
 	assert_equal "$(count jobs done)" 2
 }
 
+@test "-q keeps what needs a person: failed/, lost leases, errors" {
+	a=$(q put -m a jobs)
+	b=$(q put -m b jobs)
+	c=$(q put -m c jobs)
+	# a is done, b fails for good, c is released once then done
+	cat >"$BATS_TEST_TMPDIR/job" <<-'EOF'
+		read -r body
+		case $body in
+		b) exit 100 ;;
+		c) [ "$Q_ATTEMPT" -gt 1 ] || exit 75 ;;
+		esac
+		exit 0
+	EOF
+	q config jobs backoff 1s
+	run -0 --separate-stderr timeout 20 \
+		q work -q jobs sh "$BATS_TEST_TMPDIR/job"
+	assert_equal "$stderr" "q work: jobs: $b,a=1: exit 100, moved to failed/"
+	# an expired claim the worker's sweep returns is a lost lease
+	d=$(q put -m d other)
+	q take -l 1s other >/dev/null
+	sleep 2.1
+	run -0 --separate-stderr timeout 20 q work -q other true
+	[[ $stderr == "q work: other: $d,a=1,l="*": lease expired, returned" ]] ||
+		fail "stderr: $stderr"
+	assert_equal "$(names other done)" "$d,a=2"
+	# out of attempts, -q or not
+	e=$(q put -m e third)
+	run -0 --separate-stderr timeout 20 q work -q -a 1 third false
+	assert_equal "$stderr" \
+		"q work: third: $e,a=1: exit 1, out of attempts (1), moved to failed/"
+}
+
 @test "arguments after the queue belong to CMD, with or without --" {
 	q put -m x jobs >/dev/null
 	q put -m y jobs >/dev/null
@@ -712,4 +744,48 @@ due_of() {
 	run -66 timeout 20 q work nosuchqueue true
 	assert_output --partial "nosuchqueue"
 	assert_not_exist "$QDIR/nosuchqueue"
+}
+
+@test "-f on a missing queue waits for it, then works what is put" {
+	q work -f nosuch -- sh -c 'cat >>"$0"' "$BATS_TEST_TMPDIR/out" \
+		2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	worker=$!
+	for ((i = 0; i < 50; i++)); do
+		[ -s "$BATS_TEST_TMPDIR/err" ] && break
+		sleep 0.1
+	done
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" \
+		"q work: nosuch: no such queue yet, waiting for it"
+	# waiting creates nothing
+	assert_not_exist "$QDIR/nosuch"
+	q put -m hello nosuch >/dev/null
+	for ((i = 0; i < 100; i++)); do
+		[ "$(cat "$BATS_TEST_TMPDIR/out" 2>/dev/null)" = hello ] && break
+		sleep 0.1
+	done
+	kill -TERM "$worker"
+	st=0
+	wait "$worker" || st=$?
+	assert_equal "$st" 0
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" hello
+	assert_equal "$(count nosuch done)" 1
+}
+
+@test "-f waiting for a missing queue stops at SIGTERM with 0" {
+	q work -f -q nosuch true 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	worker=$!
+	sleep 0.5
+	kill -TERM "$worker"
+	st=0
+	wait "$worker" || st=$?
+	assert_equal "$st" 0
+	# -q: the wait is not news
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" ""
+	assert_not_exist "$QDIR/nosuch"
+}
+
+@test "-f on a directory that is no queue is still an error" {
+	mkdir -p "$BATS_TEST_TMPDIR/plain/x"
+	run --separate-stderr -66 timeout 20 q work -f "$BATS_TEST_TMPDIR/plain" true
+	assert_equal "$stderr" "q work: $BATS_TEST_TMPDIR/plain: not a queue"
 }
