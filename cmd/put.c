@@ -115,46 +115,42 @@ source(struct spool_batch *b, const char *queue, int fd, int sep)
 }
 
 /*
- * Open every FILE (before the queue is touched), open or create the queue,
- * write all messages, commit, print the IDs.
+ * Open every FILE (before the queue is touched, so that a bad one creates
+ * nothing) into (*fdsp)[], which has room for one more.
  */
 static int
-enqueue(const char *queue, const struct spool_putopt *opt,
-    const struct text *msgs, int nfiles, char *files[], int sep)
+openfiles(int nfiles, char *files[], int **fdsp)
 {
-	struct spool_batch *b = NULL;
-	struct spool *sp = NULL;
 	struct stat st;
-	const char *sub;
-	char *buf;
-	enum spool_why why;
-	int *fds, e, status = Q_OK;
-	size_t i, n;
+	int *fds, i;
 
-	if ((fds = reallocarray(NULL, (size_t)nfiles + 1, sizeof(*fds))) ==
-	    NULL)
+	if ((fds = *fdsp = reallocarray(NULL, (size_t)nfiles + 1,
+	    sizeof(*fds))) == NULL)
 		err(Q_IOERR, NULL);
-	for (i = 0; i < (size_t)nfiles; i++) {
+	for (i = 0; i < nfiles; i++) {
 		fds[i] = STDIN_FILENO;
 		if (strcmp(files[i], "-") != 0 &&
 		    (fds[i] = open(files[i], O_RDONLY | O_CLOEXEC)) == -1) {
 			warn("%s", files[i]);
-			status = q_status(errno);
-			goto out;
+			return q_status(errno);
 		}
-		/* said before the queue is made: nothing is created */
 		if (fstat(fds[i], &st) == 0 && S_ISDIR(st.st_mode)) {
 			warnx("%s: a directory, not a file", q_vis(files[i]));
-			status = Q_NOINPUT;
-			goto out;
+			return Q_NOINPUT;
 		}
 	}
-	if ((status = q_open(queue, SPOOL_OPEN_CREATE, &sp)) != Q_OK)
-		goto out;
-	if ((b = spool_batch_begin(sp, opt)) == NULL)
-		err(Q_IOERR, NULL);
+	return Q_OK;
+}
+
+/* Each -m TEXT is the message "TEXT\n", as echo TEXT | q put. */
+static int
+addtexts(struct spool_batch *b, const char *queue, const struct text *msgs)
+{
+	char *buf;
+	size_t i, n;
+	int status = Q_OK;
+
 	for (i = 0; i < msgs->n && status == Q_OK; i++) {
-		/* -m TEXT is the message "TEXT\n", as echo TEXT | q put */
 		n = strlen(msgs->v[i]);
 		if ((buf = malloc(n + 1)) == NULL)
 			err(Q_IOERR, NULL);
@@ -166,12 +162,21 @@ enqueue(const char *queue, const struct spool_putopt *opt,
 		}
 		free(buf);
 	}
-	for (i = 0; i < (size_t)nfiles && status == Q_OK; i++)
-		status = source(b, queue, fds[i], sep);
-	if (msgs->n == 0 && nfiles == 0 && status == Q_OK)
-		status = source(b, queue, STDIN_FILENO, sep);
-	if (status != Q_OK || signalled)
-		goto out;	/* nothing was enqueued */
+	return status;
+}
+
+/*
+ * Commit the batch with the signals held off, say what went wrong
+ * (subscribers included), and print the IDs of what was enqueued.
+ */
+static int
+commit(struct spool_batch *b, const char *queue, const char *key)
+{
+	const char *sub;
+	enum spool_why why;
+	int e, status = Q_OK;
+	size_t i, n;
+
 	holdsignals();
 	/* a reader that went away must give EPIPE, not kill us mid-way */
 	(void)signal(SIGPIPE, SIG_IGN);
@@ -186,7 +191,7 @@ enqueue(const char *queue, const struct spool_putopt *opt,
 		status = q_status(errno);
 	} else if (spool_batch_deduped(b))
 		warnx("%s: %s: a duplicate key, nothing enqueued", q_vis(queue),
-		    q_vis(opt->key));
+		    q_vis(key));
 	for (i = 0; (sub = spool_batch_suberror(b, i, &e)) != NULL; i++) {
 		why = spool_why(e);
 		status = q_first_failure(status, q_report(why, e, NULL,
@@ -202,6 +207,33 @@ enqueue(const char *queue, const struct spool_putopt *opt,
 		    n > 1 ? " and the messages after it" : "");
 		status = q_first_failure(status, Q_IOERR);
 	}
+	return status;
+}
+
+/*
+ * Open every FILE, open or create the queue, write all messages, commit,
+ * print the IDs.
+ */
+static int
+enqueue(const char *queue, const struct spool_putopt *opt,
+    const struct text *msgs, int nfiles, char *files[], int sep)
+{
+	struct spool_batch *b = NULL;
+	struct spool *sp = NULL;
+	int *fds = NULL, i, status;
+
+	if ((status = openfiles(nfiles, files, &fds)) != Q_OK ||
+	    (status = q_open(queue, SPOOL_OPEN_CREATE, &sp)) != Q_OK)
+		goto out;
+	if ((b = spool_batch_begin(sp, opt)) == NULL)
+		err(Q_IOERR, NULL);
+	status = addtexts(b, queue, msgs);
+	for (i = 0; i < nfiles && status == Q_OK; i++)
+		status = source(b, queue, fds[i], sep);
+	if (msgs->n == 0 && nfiles == 0 && status == Q_OK)
+		status = source(b, queue, STDIN_FILENO, sep);
+	if (status == Q_OK && !signalled)	/* else nothing was enqueued */
+		status = commit(b, queue, opt->key);
 out:
 	spool_batch_free(b);
 	spool_close(sp);
@@ -209,19 +241,66 @@ out:
 	return status;
 }
 
+/* What put was asked for on its command line. */
+struct args {
+	struct spool_putopt	 opt;
+	struct text		 msgs;		/* each -m */
+	int			 sep;		/* -l '\n', -0 '\0', or -1 */
+	int			 lflag, zflag;
+};
+
+/* One option of put into a; Q_OK, or the exit status. */
+static int
+option(int ch, struct args *a)
+{
+	long long n;
+	int status = Q_OK;
+
+	switch (ch) {
+	case 'd':
+		return q_delay(optarg, &a->opt.delay);
+	case 'p':
+		if ((status = q_number("priority", optarg, 0, 9, &n)) == Q_OK)
+			a->opt.prio = (int)n;
+		return status;
+	case 'k':
+		a->opt.key = optarg;
+		a->opt.keylen = strlen(optarg);
+		return Q_OK;
+	case 'l':
+	case '0':
+		*(ch == 'l' ? &a->lflag : &a->zflag) = 1;
+		a->sep = ch == 'l' ? '\n' : '\0';
+		return Q_OK;
+	case 'm':
+		a->msgs.v = reallocarray(a->msgs.v, a->msgs.n + 1,
+		    sizeof(*a->msgs.v));
+		if (a->msgs.v == NULL)
+			err(Q_IOERR, NULL);
+		a->msgs.v[a->msgs.n++] = optarg;
+		return Q_OK;
+	case 'S':
+		a->opt.flags |= SPOOL_PUT_NOSYNC;
+		return Q_OK;
+	case 'h':
+		return q_usage(1) == Q_OK ? -1 : Q_IOERR;
+	default:
+		return q_usage(0);
+	}
+}
+
 /* What is wrong with the operands and options, said: 64; or -1. */
 static int
-usage(const struct spool_putopt *opt, const struct text *msgs, int argc,
-    char *argv[], int lflag, int zflag)
+usage(const struct args *a, int argc, char *argv[])
 {
-	if (lflag && zflag)
+	if (a->lflag && a->zflag)
 		return q_badusage("-l and -0 exclude each other");
 	/* a key names one message */
-	if (opt->key != NULL && (lflag || zflag))
+	if (a->opt.key != NULL && (a->lflag || a->zflag))
 		return q_badusage("-k names one message: not with -%c",
-		    lflag ? 'l' : '0');
-	if (opt->key != NULL && msgs->n + (argc > 1 ? (size_t)argc - 1 : 0) >
-	    1)
+		    a->lflag ? 'l' : '0');
+	if (a->opt.key != NULL && a->msgs.n + (argc > 1 ?
+	    (size_t)argc - 1 : 0) > 1)
 		return q_badusage("-k names one message, not several");
 	return q_operands(argc, argv, 1, -1, "queue");
 }
@@ -240,70 +319,28 @@ cmd_put(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct spool_putopt opt = { SPOOL_PRIO_DEFAULT, 0, 0, NULL, 0 };
-	struct text msgs = { NULL, 0 };
-	long long n;
-	int ch, sep = -1, status, lflag = 0, zflag = 0;
+	struct args a = { { SPOOL_PRIO_DEFAULT, 0, 0, NULL, 0 }, { NULL, 0 },
+	    -1, 0, 0 };
+	int ch, status = Q_OK;
 
-	while ((ch = getopt_long(argc, argv, "d:p:k:l0m:h", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'd':
-			if ((status = q_delay(optarg, &opt.delay)) != Q_OK)
-				goto bad;
-			break;
-		case 'p':
-			if ((status = q_number("priority", optarg, 0, 9,
-			    &n)) != Q_OK)
-				goto bad;
-			opt.prio = (int)n;
-			break;
-		case 'k':
-			opt.key = optarg;
-			opt.keylen = strlen(optarg);
-			break;
-		case 'l':
-			lflag = 1;
-			sep = '\n';
-			break;
-		case '0':
-			zflag = 1;
-			sep = '\0';
-			break;
-		case 'm':
-			msgs.v = reallocarray(msgs.v, msgs.n + 1,
-			    sizeof(*msgs.v));
-			if (msgs.v == NULL)
-				err(Q_IOERR, NULL);
-			msgs.v[msgs.n++] = optarg;
-			break;
-		case 'S':
-			opt.flags |= SPOOL_PUT_NOSYNC;
-			break;
-		case 'h':
-			status = q_usage(1);
-			goto bad;
-		default:
-			status = q_usage(0);
-			goto bad;
-		}
-	}
+	while (status == Q_OK && (ch = getopt_long(argc, argv, "d:p:k:l0m:h",
+	    longopts, NULL)) != -1)
+		status = option(ch, &a);
 	argc -= optind;
 	argv += optind;
-	if ((status = usage(&opt, &msgs, argc, argv, lflag, zflag)) != -1) {
-		free(msgs.v);
-		return status;
+	if (status != Q_OK ||
+	    (status = usage(&a, argc, argv)) != -1) {
+		free(a.msgs.v);
+		return status == -1 ? Q_OK : status;	/* -1: after -h */
 	}
 	catchsignals();
-	status = enqueue(argv[0], &opt, &msgs, argc - 1, argv + 1, sep);
+	status = enqueue(argv[0], &a.opt, &a.msgs, argc - 1, argv + 1, a.sep);
+	free(a.msgs.v);
 	if (signalled) {
 		/* everything it wrote is gone from tmp/: die of it */
-		free(msgs.v);
 		(void)signal(signalled, SIG_DFL);
 		(void)raise(signalled);
 		return Q_IOERR;
 	}
-bad:
-	free(msgs.v);
 	return status;
 }

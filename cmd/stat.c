@@ -49,6 +49,9 @@ text(const char *queue, const struct spool_stats *s)
 		putchar('\n');
 	}
 	printf("  %-8s %10llu\n", "foreign", s->foreign);
+	if (s->skewed > 0)	/* ages of these read 0: say why */
+		printf("  %-8s %10llu  enqueued ahead of this clock\n",
+		    "skewed", s->skewed);
 	printf("  oldest ready: %s\n", s->count[SPOOL_NEW] > s->delayed ?
 	    q_human(s->oldest, age, sizeof(age)) : "-");
 	printf("  ready by age:");
@@ -76,7 +79,8 @@ json(const char *queue, const char *path, const struct spool_stats *s)
 			printf(",\"expired\":%llu", s->expired);
 		putchar('}');
 	}
-	printf(",\"foreign\":%llu,\"paused\":%s,\"oldest_ready\":", s->foreign,
+	printf(",\"foreign\":%llu,\"skewed\":%llu,\"paused\":%s,"
+	    "\"oldest_ready\":", s->foreign, s->skewed,
 	    s->paused ? "true" : "false");
 	if (s->count[SPOOL_NEW] > s->delayed)
 		printf("%lld", s->oldest);

@@ -27,6 +27,26 @@ claim(struct spool *sp, const struct spool_claimopt *opt, struct spool_msg *m)
 	return r;
 }
 
+/*
+ * Print the token of the claim m; if it cannot be written, the claim is
+ * nobody's: give it back.
+ */
+static int
+handout(struct spool *sp, const struct spool_msg *m)
+{
+	char token[SPOOL_NAME_MAX + 1];
+
+	q_token(&m->n, token, sizeof(token));
+	printf("%s\n", token);
+	if (fflush(stdout) != EOF && !ferror(stdout))
+		return Q_OK;
+	if (spool_release(sp, m->n.name, 0) == 0)
+		warn("stdout: %s not handed out, released", token);
+	else
+		warn("stdout: %s not handed out, and not released", token);
+	return Q_IOERR;
+}
+
 int
 cmd_take(int argc, char *argv[])
 {
@@ -39,7 +59,6 @@ cmd_take(int argc, char *argv[])
 	struct spool_claimopt opt = { 0, 0, 0 };
 	struct spool_msg m;
 	struct spool *sp;
-	char token[SPOOL_NAME_MAX + 1];
 	long long wait = 0, deadline, left;
 	int ch, r, status;
 
@@ -83,20 +102,8 @@ cmd_take(int argc, char *argv[])
 		status = Q_TEMPFAIL;	/* nothing ready: quietly */
 		if (spool_paused(sp))	/* unless nothing is ever to come */
 			warnx("%s: paused", q_vis(argv[0]));
-	}
-	else {
-		q_token(&m.n, token, sizeof(token));
-		printf("%s\n", token);
-		if (fflush(stdout) == EOF || ferror(stdout)) {
-			if (spool_release(sp, m.n.name, 0) == 0)
-				warn("stdout: %s not handed out, released",
-				    token);
-			else
-				warn("stdout: %s not handed out, and not "
-				    "released", token);
-			status = Q_IOERR;
-		}
-	}
+	} else
+		status = handout(sp, &m);
 	spool_close(sp);
 	return status;
 }

@@ -46,6 +46,8 @@ count(void *arg, const struct spool_entry *e)
 	}
 	s->count[e->state]++;
 	s->bytes[e->state] += (unsigned long long)e->sb.st_size;
+	if (e->n.sec > c->now)	/* put by a host whose clock is ahead */
+		s->skewed++;
 	if (e->state == SPOOL_CUR && (e->n.lease < c->now ||
 	    e->n.lease > c->now + SPOOL_LEASE_MAX))
 		s->expired++;

@@ -303,15 +303,75 @@ spool_config_reload(struct spool *sp)
  * of them both keep their change; readers need no lock, as the file is
  * replaced by one rename.
  */
+/*
+ * The config text with key set to value: its line rewritten in place (a
+ * comment on it kept, later duplicates dropped), or added at the end.
+ * Allocated, its length in *lenp; NULL on error.
+ */
+static char *
+rewrite(char *text, const char *key, const char *value, size_t *lenp)
+{
+	char *out, *line, *next, *k, *v, *copy;
+	const char *hash;
+	size_t cap, len = 0;
+	int done = 0;
+
+	cap = (text != NULL ? strlen(text) : 0) + strlen(key) +
+	    strlen(value) + 8;
+	if ((out = malloc(cap)) == NULL)
+		return NULL;
+	for (line = text; line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if ((copy = strdup(line)) == NULL) {
+			free(out);
+			return NULL;
+		}
+		if (splitline(copy, &k, &v) != 1 || strcmp(k, key) != 0)
+			len += (size_t)snprintf(out + len, cap - len, "%s\n",
+			    line);
+		else if (!done++) {
+			hash = strchr(line, '#');	/* its comment stays */
+			len += (size_t)snprintf(out + len, cap - len,
+			    "%s = %s%s%s\n", key, value, hash != NULL ? " " : "",
+			    hash != NULL ? hash : "");
+		}
+		free(copy);
+	}
+	if (!done)
+		len += (size_t)snprintf(out + len, cap - len, "%s = %s\n",
+		    key, value);
+	*lenp = len;
+	return out;
+}
+
+/* Replace the config file with text, durably: tmp/, rename, fsync. */
+static int
+install(struct spool *sp, const char *text, size_t len)
+{
+	struct spool_name tmp;
+	int saved;
+
+	if (spool__new_id(sp, &tmp) == -1)
+		return -1;
+	if (spool__write(sp, sp->dfd[SPOOL_TMP], tmp.name, text, len, -1, 0))
+		return -1;
+	if (renameat(sp->dfd[SPOOL_TMP], tmp.name, sp->qfd, "config") == -1) {
+		saved = errno;
+		(void)unlinkat(sp->dfd[SPOOL_TMP], tmp.name, 0);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
 int
 spool_config_set(struct spool *sp, const char *key, const char *value)
 {
 	struct spool_config cfg;
-	struct spool_name tmp;
-	char *text = NULL, *out = NULL, *line, *next, *k, *v, *copy = NULL;
-	const char *hash;
-	size_t cap, len = 0;
-	int done = 0, r = -1, saved, n;
+	char *text = NULL, *out = NULL;
+	size_t len;
+	int r = -1, saved;
 
 	if (spool_config_parse(NULL, key, value) == -1)
 		return -1;
@@ -324,44 +384,10 @@ spool_config_set(struct spool *sp, const char *key, const char *value)
 		(void)spool__fail(SPOOL_WHY_BACKOFF, ERANGE);
 		goto end;
 	}
-	if (readconfig(sp, &text) == -1)
+	if (readconfig(sp, &text) == -1 ||
+	    (out = rewrite(text, key, value, &len)) == NULL ||
+	    install(sp, out, len) == -1)
 		goto end;
-	cap = (text != NULL ? strlen(text) : 0) + strlen(key) +
-	    strlen(value) + 8;
-	if ((out = malloc(cap)) == NULL)
-		goto end;
-	for (line = text; line != NULL && *line != '\0'; line = next) {
-		if ((next = strchr(line, '\n')) != NULL)
-			*next++ = '\0';
-		free(copy);
-		if ((copy = strdup(line)) == NULL)
-			goto end;
-		n = splitline(copy, &k, &v);
-		if (n == 1 && strcmp(k, key) == 0) {
-			if (done)
-				continue;	/* drop later duplicates */
-			done = 1;
-			hash = strchr(line, '#');	/* its comment stays */
-			len += (size_t)snprintf(out + len, cap - len,
-			    "%s = %s%s%s\n", key, value, hash != NULL ? " " : "",
-			    hash != NULL ? hash : "");
-		} else
-			len += (size_t)snprintf(out + len, cap - len, "%s\n",
-			    line);
-	}
-	if (!done)
-		len += (size_t)snprintf(out + len, cap - len, "%s = %s\n",
-		    key, value);
-	if (spool__new_id(sp, &tmp) == -1)
-		goto end;
-	if (spool__write(sp, sp->dfd[SPOOL_TMP], tmp.name, out, len, -1, 0))
-		goto end;
-	if (renameat(sp->dfd[SPOOL_TMP], tmp.name, sp->qfd, "config") == -1) {
-		saved = errno;
-		(void)unlinkat(sp->dfd[SPOOL_TMP], tmp.name, 0);
-		errno = saved;
-		goto end;
-	}
 	sp->cfg = cfg;
 	if (spool__fsync_dir(sp->qfd) == -1)
 		goto end;
@@ -369,7 +395,6 @@ spool_config_set(struct spool *sp, const char *key, const char *value)
 end:
 	saved = errno;
 	(void)flock(sp->qfd, LOCK_UN);
-	free(copy);
 	free(out);
 	free(text);
 	errno = saved;

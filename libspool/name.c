@@ -84,12 +84,74 @@ host(const char **sp, char *buf)
 	return 0;
 }
 
+/* The ID: SEC.USEC.PID_SEQ.HOST, its fields into out. */
+static int
+parse_id(const char **sp, struct spool_name *out)
+{
+	unsigned long long v;
+
+	if (number(sp, 10, 10, 9999999999ULL, &v) == -1 || *(*sp)++ != '.')
+		return -1;
+	out->sec = (time_t)v;
+	if (number(sp, 6, 6, 999999, &v) == -1 || *(*sp)++ != '.')
+		return -1;
+	out->usec = (long)v;
+	if (number(sp, 0, 10, INT_MAX, &v) == -1 || *(*sp)++ != '_')
+		return -1;
+	if (number(sp, 0, 20, ULLONG_MAX, &v) == -1 || *(*sp)++ != '.')
+		return -1;
+	return host(sp, NULL);
+}
+
+/* The value of attribute key, at *sp, into out. */
+static int
+parse_attr(const char **sp, int key, struct spool_name *out)
+{
+	unsigned long long v;
+
+	switch (key) {
+	case 'p':
+		if (number(sp, 1, 1, 9, &v) == -1)
+			return -1;
+		out->prio = (int)v;
+		out->attrs |= SPOOL_ATTR_PRIO;
+		return 0;
+	case 'a':
+	case 'b':
+		if (number(sp, 0, 10, INT_MAX, &v) == -1)
+			return -1;
+		if (key == 'a')
+			out->attempts = (unsigned)v;
+		else
+			out->base = (unsigned)v;
+		out->attrs |= key == 'a' ? SPOOL_ATTR_ATTEMPTS :
+		    SPOOL_ATTR_BASE;
+		return 0;
+	case 'd':
+	case 'l':
+		if (number(sp, 0, 11, 99999999999ULL, &v) == -1)
+			return -1;
+		if (key == 'd')
+			out->due = (time_t)v;
+		else
+			out->lease = (time_t)v;
+		out->attrs |= key == 'd' ? SPOOL_ATTR_DUE : SPOOL_ATTR_LEASE;
+		return 0;
+	default:	/* 'w' */
+		if (number(sp, 0, 10, INT_MAX, &v) == -1 ||
+		    *(*sp)++ != '@' || host(sp, out->whost) == -1)
+			return -1;
+		out->wpid = (pid_t)v;
+		out->attrs |= SPOOL_ATTR_WORKER;
+		return 0;
+	}
+}
+
 int
 spool_name_parse(const char *str, struct spool_name *out)
 {
 	static const char keys[] = "pabdlw";
-	const char *s = str;
-	unsigned long long v;
+	const char *s = str, *kp;
 	size_t len;
 	int k, last = -1;
 
@@ -100,74 +162,22 @@ spool_name_parse(const char *str, struct spool_name *out)
 	}
 	memset(out, 0, sizeof(*out));
 	out->prio = SPOOL_PRIO_DEFAULT;
-	if (number(&s, 10, 10, 9999999999ULL, &v) == -1 || *s++ != '.')
-		goto bad;
-	out->sec = (time_t)v;
-	if (number(&s, 6, 6, 999999, &v) == -1 || *s++ != '.')
-		goto bad;
-	out->usec = (long)v;
-	if (number(&s, 0, 10, INT_MAX, &v) == -1 || *s++ != '_')
-		goto bad;
-	if (number(&s, 0, 20, ULLONG_MAX, &v) == -1 || *s++ != '.')
-		goto bad;
-	if (host(&s, NULL) == -1)
+	if (parse_id(&s, out) == -1)
 		goto bad;
 	out->idlen = (size_t)(s - str);
-
-	while (*s == ',') {
-		const char *kp;
-
-		s++;
+	/* ,KEY=VALUE each at most once, in the order of keys */
+	while (*s++ == ',') {
 		if (s[0] == '\0' || s[1] != '=' ||
-		    (kp = strchr(keys, s[0])) == NULL)
+		    (kp = strchr(keys, s[0])) == NULL ||
+		    (k = (int)(kp - keys)) <= last)
 			goto bad;
-		k = (int)(kp - keys);
-		if (k <= last)
-			goto bad;	/* repeated or out of order */
 		last = k;
 		s += 2;
-		switch (s[-2]) {
-		case 'p':
-			if (number(&s, 1, 1, 9, &v) == -1)
-				goto bad;
-			out->prio = (int)v;
-			out->attrs |= SPOOL_ATTR_PRIO;
-			break;
-		case 'a':
-			if (number(&s, 0, 10, INT_MAX, &v) == -1)
-				goto bad;
-			out->attempts = (unsigned)v;
-			out->attrs |= SPOOL_ATTR_ATTEMPTS;
-			break;
-		case 'b':
-			if (number(&s, 0, 10, INT_MAX, &v) == -1)
-				goto bad;
-			out->base = (unsigned)v;
-			out->attrs |= SPOOL_ATTR_BASE;
-			break;
-		case 'd':
-			if (number(&s, 0, 11, 99999999999ULL, &v) == -1)
-				goto bad;
-			out->due = (time_t)v;
-			out->attrs |= SPOOL_ATTR_DUE;
-			break;
-		case 'l':
-			if (number(&s, 0, 11, 99999999999ULL, &v) == -1)
-				goto bad;
-			out->lease = (time_t)v;
-			out->attrs |= SPOOL_ATTR_LEASE;
-			break;
-		case 'w':
-			if (number(&s, 0, 10, INT_MAX, &v) == -1 ||
-			    *s++ != '@' || host(&s, out->whost) == -1)
-				goto bad;
-			out->wpid = (pid_t)v;
-			out->attrs |= SPOOL_ATTR_WORKER;
-			break;
-		}
+		if (parse_attr(&s, s[-2], out) == -1)
+			goto bad;
 	}
 	/* the budget cannot begin after the claims counted */
-	if (*s != '\0' || out->base > out->attempts)
+	if (s[-1] != '\0' || out->base > out->attempts)
 		goto bad;
 	memcpy(out->name, str, len + 1);
 	return 0;

@@ -605,11 +605,14 @@ struct spool_stats {
 	long long	 oldest;	/* age of the oldest ready message, s */
 	unsigned long long ages[SPOOL_AGE_BUCKETS];	/* ready, by age */
 	int		 paused;
+	unsigned long long skewed;	/* enqueued in the future: clock skew */
 };
 
 /*
  * Count messages and bytes per state, delayed and expired ones, foreign
- * files, and the ages of ready messages.  Returns 0, or -1 with errno.
+ * files, and the ages of ready messages (an age is never negative: a
+ * message whose ID time is ahead of this host's clock counts as 0 seconds
+ * old, and in skewed).  Returns 0, or -1 with errno.
  */
 int	 spool_stats(struct spool *sp, struct spool_stats *out);
 

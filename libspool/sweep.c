@@ -101,16 +101,60 @@ discard(struct sweep *w, enum spool_state st, const char *name,
 	report(w, ev, st, name, 0);
 }
 
+/* Whether dfd/name has not changed for age seconds (by its mtime). */
+static int
+older(const struct sweep *w, int dfd, const char *name, long long age)
+{
+	struct stat sb;
+
+	return fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    sb.st_mtime <= w->now - age;
+}
+
+/* What a sweep does to the message n of state st, keep the retention. */
+static void
+sweepone(struct sweep *w, enum spool_state st, const struct spool_name *n,
+    long long keep)
+{
+	int dead, dfd = w->sp->dfd[st];
+
+	switch (st) {
+	case SPOOL_TMP:
+		switch (spool__tmp_live(&w->lc, n)) {
+		case 0:		/* its writer of this host is gone */
+			discard(w, st, n->name, SPOOL_EV_WRITER);
+			break;
+		case -1:	/* another host's: by age */
+			if (older(w, dfd, n->name, SPOOL_TMP_MAXAGE))
+				discard(w, st, n->name, SPOOL_EV_TMP);
+			break;
+		}
+		break;
+	case SPOOL_CUR:
+		if (!spool__claim_live(&w->lc, n, w->now, &dead))
+			expire(w, n, dead ? SPOOL_EV_DEAD : SPOOL_EV_EXPIRED);
+		break;
+	case SPOOL_DONE:
+	case SPOOL_FAILED:
+		/* keep-failed 0 is forever; the mtime is the move's time */
+		if ((keep > 0 || st == SPOOL_DONE) &&
+		    older(w, dfd, n->name, keep))
+			discard(w, st, n->name, SPOOL_EV_PURGED);
+		break;
+	default:
+		break;
+	}
+}
+
 static int
 sweepdir(struct sweep *w, enum spool_state st)
 {
 	struct spool *sp = w->sp;
 	struct spool_name n;
 	struct dirent *de;
-	struct stat sb;
 	long long keep = 0;
 	DIR *d;
-	int dead, saved;
+	int saved;
 
 	if (st == SPOOL_DONE)
 		keep = sp->cfg.keep_done;
@@ -121,47 +165,14 @@ sweepdir(struct sweep *w, enum spool_state st)
 	errno = 0;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
-			goto next;
-		if (spool_name_parse(de->d_name, &n) == -1 ||
+			;
+		else if (spool_name_parse(de->d_name, &n) == -1 ||
 		    !spool__valid_in(st, &n) ||
 		    !spool__is_regular(sp->dfd[st], de)) {
 			if (st != SPOOL_TMP)
 				report(w, SPOOL_EV_FOREIGN, st, de->d_name, 0);
-			goto next;
-		}
-		switch (st) {
-		case SPOOL_TMP:
-			switch (spool__tmp_live(&w->lc, &n)) {
-			case 0:		/* its writer of this host is gone */
-				discard(w, st, n.name, SPOOL_EV_WRITER);
-				break;
-			case -1:	/* another host's: by mtime */
-				if (fstatat(sp->dfd[st], n.name, &sb,
-				    AT_SYMLINK_NOFOLLOW) == 0 &&
-				    sb.st_mtime <= w->now - SPOOL_TMP_MAXAGE)
-					discard(w, st, n.name, SPOOL_EV_TMP);
-				break;
-			}
-			break;
-		case SPOOL_CUR:
-			if (!spool__claim_live(&w->lc, &n, w->now, &dead))
-				expire(w, &n, dead ? SPOOL_EV_DEAD :
-				    SPOOL_EV_EXPIRED);
-			break;
-		case SPOOL_DONE:
-		case SPOOL_FAILED:
-			if (keep == 0 && st == SPOOL_FAILED)
-				break;	/* keep-failed 0: forever */
-			/* since the move into this state: its mtime */
-			if (fstatat(sp->dfd[st], n.name, &sb,
-			    AT_SYMLINK_NOFOLLOW) == 0 &&
-			    sb.st_mtime <= w->now - keep)
-				discard(w, st, n.name, SPOOL_EV_PURGED);
-			break;
-		default:
-			break;
-		}
-next:
+		} else
+			sweepone(w, st, &n, keep);
 		errno = 0;
 	}
 	saved = errno;

@@ -153,6 +153,62 @@ any(DIR *d)
 }
 
 /*
+ * The commit of a topic's batch: its messages into fan/ under their names
+ * in new/, durably.  On failure none of them is left there.
+ */
+static int
+intofan(struct spool_batch *b, int fanfd)
+{
+	struct spool *sp = b->sp;
+	struct spool_name nn;
+	size_t i, k;
+	int saved;
+
+	for (k = 0; k < b->n; k++)
+		if (spool__newname(b, &b->msgs[k], &nn) == -1 ||
+		    spool__move(sp, sp->dfd[SPOOL_TMP], b->msgs[k].name, fanfd,
+		    nn.name) == -1)
+			break;
+	if (k < b->n || (!b->nosync && spool__fsync_dir(fanfd) == -1)) {
+		saved = errno;
+		for (i = 0; i < k; i++)
+			if (spool__newname(b, &b->msgs[i], &nn) == 0)
+				(void)unlinkat(fanfd, nn.name, 0);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Deliver fan/'s batch to every subscriber listed in d (subs/), noting
+ * each one that fails.  Returns how many got it.
+ */
+static int
+deliver(struct spool_batch *b, DIR *d, int fanfd)
+{
+	struct spool *sub;
+	struct dirent *de;
+	int got = 0;
+
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((sub = opensub(dirfd(d), de->d_name)) == NULL) {
+			if (errno != ENOENT)
+				suberr(b, de->d_name, errno);
+			continue;
+		}
+		if (subscriber(b, fanfd, sub) == 0)
+			got++;
+		else
+			suberr(b, de->d_name, errno);
+		spool_close(sub);
+	}
+	return got;
+}
+
+/*
  * Move fan/name into the topic's own new/.  The rename is atomic, so the
  * message is durable in one place or the other whatever the fsync says.
  */
@@ -170,12 +226,10 @@ int
 spool__fanout(struct spool_batch *b)
 {
 	struct spool *sp = b->sp;
-	struct spool *sub;
 	struct spool_name nn;
-	struct dirent *de;
 	DIR *d;
-	size_t i, k;
-	int subsfd, fanfd, got = 0, made = 0, saved;
+	size_t i;
+	int subsfd, fanfd, got, made = 0, saved;
 
 	if ((subsfd = openat(sp->qfd, "subs", O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC)) == -1)
@@ -192,36 +246,10 @@ spool__fanout(struct spool_batch *b)
 	    (made && fsync(sp->qfd) == -1))
 		goto fail;
 
-	/* the commit: into fan/ under their names in new/, durably */
-	for (k = 0; k < b->n; k++)
-		if (spool__newname(b, &b->msgs[k], &nn) == -1 ||
-		    spool__move(sp, sp->dfd[SPOOL_TMP], b->msgs[k].name, fanfd,
-		    nn.name) == -1)
-			break;
-	if (k < b->n || (!b->nosync && spool__fsync_dir(fanfd) == -1)) {
-		saved = errno;
-		for (i = 0; i < k; i++)
-			if (spool__newname(b, &b->msgs[i], &nn) == 0)
-				(void)unlinkat(fanfd, nn.name, 0);
-		errno = saved;
+	if (intofan(b, fanfd) == -1)
 		goto fail;
-	}
 	b->committed = b->n;
-
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if ((sub = opensub(subsfd, de->d_name)) == NULL) {
-			if (errno != ENOENT)
-				suberr(b, de->d_name, errno);
-			continue;
-		}
-		if (subscriber(b, fanfd, sub) == 0)
-			got++;
-		else
-			suberr(b, de->d_name, errno);
-		spool_close(sub);
-	}
+	got = deliver(b, d, fanfd);
 	(void)closedir(d);
 	/*
 	 * Nobody got it: the topic keeps it.  What cannot be moved stays in

@@ -131,3 +131,50 @@ due() {
 	q sweep jobs
 	assert_equal "$(count jobs failed)" 1
 }
+
+@test "options may follow operands, except in work, where they are CMD's" {
+	run --separate-stderr -0 q put jobs -m one -p 2
+	id=$output
+	assert_equal "$(names jobs new)" "$id,p=2"
+	run --separate-stderr -0 q take jobs -l 1m
+	tok=$output
+	run --separate-stderr -0 q release jobs "$tok" -d 1h
+	[[ $(names jobs new) == "$id,p=2,a=1,d="* ]] || fail "$(names jobs new)"
+	run --separate-stderr -0 q stat jobs --json
+	assert_equal "$(jq -r .queue <<<"$output")" jobs
+	run --separate-stderr -0 q sweep jobs -n
+	# in work, what follows the queue is CMD and its arguments
+	q put -m two w >/dev/null
+	run --separate-stderr -0 q work w echo -n
+	assert_output ""
+	assert_equal "$(count w done)" 1
+}
+
+@test "usage errors say what was wrong" {
+	run --separate-stderr -64 q take
+	assert_equal "${stderr_lines[0]}" "q take: missing queue"
+	run --separate-stderr -64 q wait jobs more
+	assert_equal "${stderr_lines[0]}" "q wait: unexpected operand: more"
+	run --separate-stderr -64 q config jobs lease 1m extra
+	assert_equal "${stderr_lines[0]}" "q config: unexpected operand: extra"
+	run --separate-stderr -64 q work jobs
+	assert_equal "${stderr_lines[0]}" "q work: missing cmd"
+	run --separate-stderr -64 q touch jobs
+	assert_equal "${stderr_lines[0]}" "q touch: missing id"
+	assert_not_exist "$(qpath jobs)"
+}
+
+@test "a message from a host whose clock is ahead: age 0, and stat flags the skew" {
+	id=$(q put -m x jobs)
+	ahead=$(($(date +%s) + 3600))
+	mv "$(qpath jobs)/new/$id" "$(qpath jobs)/new/$ahead.${id#*.}"
+	run --separate-stderr -0 q stat jobs
+	assert_line "  skewed            1  enqueued ahead of this clock"
+	assert_line "  oldest ready: 0s"
+	run --separate-stderr -0 q stat --json jobs
+	assert_equal "$(jq -c '[.skewed, .oldest_ready]' <<<"$output")" "[1,0]"
+	# a queue in step says nothing of skew
+	q put -m y other >/dev/null
+	run --separate-stderr -0 q stat other
+	refute_line --partial skewed
+}
