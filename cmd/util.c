@@ -195,23 +195,32 @@ q_moved(const char *queue, long long n, const char *what)
 	    what);
 }
 
-/* A number from the command line, from min to max (strtonum(3)). */
-int
-q_number(const char *what, const char *s, long long min, long long max,
-    long long *v)
+/*
+ * The decimal number s, digits only as in durations (no sign, no blank,
+ * no 0x), from min to max, as a number of what; that is read at s + skip,
+ * the whole of s is named if it is not.
+ */
+static int
+decimal(const char *what, const char *s, size_t skip, long long min,
+    long long max, long long *v)
 {
-	const char *errstr;
+	const char *errstr = "invalid", *d = s + skip;
 
-	/* digits only, as in durations: no sign, no blank, no 0x */
-	if (*s == '\0' || s[strspn(s, "0123456789")] != '\0')
-		errstr = "invalid";
-	else
-		*v = strtonum(s, min, max, &errstr);
+	if (*d != '\0' && d[strspn(d, "0123456789")] == '\0')
+		*v = strtonum(d, min, max, &errstr);
 	if (errstr != NULL) {
 		warnx("invalid %s: %s", what, s);
 		return Q_DATAERR;
 	}
 	return Q_OK;
+}
+
+/* A number of the command line (-p, -j, -n, -a): digits only. */
+int
+q_number(const char *what, const char *s, long long min, long long max,
+    long long *v)
+{
+	return decimal(what, s, 0, min, max, v);
 }
 
 /*
@@ -221,17 +230,13 @@ q_number(const char *what, const char *s, long long min, long long max,
 int
 q_moment(const char *what, const char *s, long long *secs)
 {
-	const char *errstr = "invalid";
-	long long t = 0;
+	long long t;
+	int status;
 
 	if (s[0] != '@')
 		return q_duration(what, s, secs);
-	if (s[1] != '\0' && s[1 + strspn(s + 1, "0123456789")] == '\0')
-		t = strtonum(s + 1, 0, 99999999999LL, &errstr);
-	if (errstr != NULL) {
-		warnx("invalid %s: %s", what, s);
-		return Q_DATAERR;
-	}
+	if ((status = decimal(what, s, 1, 0, 99999999999LL, &t)) != Q_OK)
+		return status;
 	*secs = t - (long long)time(NULL);
 	return Q_OK;
 }
