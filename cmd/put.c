@@ -1,11 +1,21 @@
 /*
  * put.c - q put: enqueue messages.
  *
+ * With -l or -0 the input is a stream of records, committed in groups as
+ * it comes: a group is committed when it holds --group records or when
+ * --linger milliseconds have passed since its first record, whichever
+ * comes first, and at the end of the input; its IDs are printed as soon
+ * as it is committed.  So an endless producer delivers continuously, and
+ * memory is bounded by a group.  Otherwise (whole files, -m) everything
+ * is one group, committed at the end.
+ *
  * SIGINT, SIGTERM and SIGHUP (unless ignored when q put started, as under
  * nohup) stop the reading: a read in progress returns EINTR, the messages
- * written so far into tmp/ are removed, no ID is printed, and q put dies
- * of the signal.  Once the commit has begun the signals are held off: it
- * completes, the IDs are printed, and q put exits as usual.
+ * of the group being read are removed from tmp/, their IDs never printed,
+ * and q put dies of the signal; groups committed before stay.  While a
+ * group is committed the signals are held off: it completes and its IDs
+ * are printed first.  After the last group they stay held, and q put exits
+ * as usual.
  */
 #include <sys/stat.h>
 
@@ -13,10 +23,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -26,6 +38,10 @@ struct text {
 	char		**v;
 	size_t		  n;
 };
+
+/* A group of -l or -0 is committed at this many records or this many ms. */
+#define GROUP_MAX	1000
+#define GROUP_LINGER	100
 
 static volatile sig_atomic_t signalled;
 
@@ -53,9 +69,9 @@ catchsignals(void)
 			(void)sigaction(stopsigs[i], &sa, NULL);
 }
 
-/* From now on the signals wait until q put has exited. */
+/* The signals wait (hold 1) or come through again (hold 0). */
 static void
-holdsignals(void)
+holdsignals(int hold)
 {
 	sigset_t set;
 	size_t i;
@@ -63,55 +79,170 @@ holdsignals(void)
 	sigemptyset(&set);
 	for (i = 0; i < sizeof(stopsigs) / sizeof(stopsigs[0]); i++)
 		sigaddset(&set, stopsigs[i]);
-	(void)sigprocmask(SIG_BLOCK, &set, NULL);
+	(void)sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
 }
 
-/* Add the records of fd separated by sep to the batch. */
-static int
-records(struct spool_batch *b, FILE *f, int sep)
-{
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	int r = 0;
+/*
+ * The group being put: the batch (NULL until a message comes), and when
+ * its first record came.
+ */
+struct group {
+	struct spool		*sp;
+	const struct spool_putopt *opt;
+	const char		*queue;
+	struct spool_batch	*b;
+	size_t			 max;		/* records, 0: no limit */
+	long long		 linger;	/* ms, -1: none */
+	long long		 first;		/* q_now_ms() of the first */
+};
 
-	while (!signalled && (len = getdelim(&line, &cap, sep, f)) != -1) {
-		if (sep == '\0' && len > 0 && line[len - 1] == '\0')
-			len--;
-		if ((r = spool_batch_add(b, line, (size_t)len)) == -1)
-			break;
+static int commit(struct spool_batch *, const char *, const char *, int);
+
+/* The batch of the group, begun if need be. */
+static struct spool_batch *
+batch(struct group *g)
+{
+	if (g->b == NULL) {
+		if ((g->b = spool_batch_begin(g->sp, g->opt)) == NULL)
+			err(Q_IOERR, NULL);
+		g->first = q_now_ms();
 	}
-	if (r == 0 && ferror(f))
-		r = -1;
-	free(line);
-	return r;
+	return g->b;
 }
 
-/* Add the message(s) read from fd to the batch; print any error. */
+/* Commit the group if it has anything (last: the final one). */
 static int
-source(struct spool_batch *b, const char *queue, int fd, int sep)
+flush(struct group *g, int last)
 {
-	FILE *f = NULL;
-	int r, saved;
+	int status = Q_OK;
 
-	if (sep == -1)
-		r = spool_batch_add_fd(b, fd);
-	else if ((f = fdopen(fd, "r")) == NULL)
-		r = -1;
-	else
-		r = records(b, f, sep);
-	saved = errno;
-	if (f != NULL && fd != STDIN_FILENO)
-		(void)fclose(f);
-	else if (f == NULL && fd != STDIN_FILENO)
+	if (g->b != NULL && (spool_batch_count(g->b) > 0 || last))
+		status = commit(g->b, g->queue, g->opt->key, last);
+	spool_batch_free(g->b);
+	g->b = NULL;
+	return status;
+}
+
+/* Add one message to the group; commit it when it is full or due. */
+static int
+add(struct group *g, const void *buf, size_t len)
+{
+	struct spool_batch *b = batch(g);
+
+	if (spool_batch_add(b, buf, len) == -1) {
+		warn("%s", g->queue);
+		return q_status(errno);
+	}
+	if ((g->max > 0 && spool_batch_count(b) >= g->max) ||
+	    (g->linger >= 0 && q_now_ms() - g->first >= g->linger))
+		return flush(g, 0);
+	return Q_OK;
+}
+
+/* Milliseconds until the open group is due, or -1 (none, or no limit). */
+static int
+due(const struct group *g)
+{
+	long long left;
+
+	if (g->b == NULL || g->linger < 0)
+		return -1;
+	left = g->first + g->linger - q_now_ms();
+	return left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
+}
+
+/* Records read from fd, as they come. */
+struct reader {
+	int		 fd;
+	char		*buf;
+	size_t		 off, len, cap;
+	int		 eof;
+};
+
+/*
+ * The next record of r, separated by sep (a newline stays with its line,
+ * a NUL does not), in *rec and *reclen: 1; 0 at the end of the input; 2
+ * if none came within ms milliseconds (-1: wait); -1 with errno.
+ */
+static int
+next(struct reader *r, int sep, int ms, char **rec, size_t *reclen)
+{
+	struct pollfd pfd = { r->fd, POLLIN, 0 };
+	char *p, *np;
+	ssize_t n;
+
+	for (;;) {
+		p = memchr(r->buf + r->off, sep, r->len - r->off);
+		if (p != NULL || (r->eof && r->len > r->off)) {
+			*rec = r->buf + r->off;
+			*reclen = (p != NULL ? (size_t)(p - *rec) + (sep == '\n') :
+			    r->len - r->off);
+			r->off = p != NULL ? (size_t)(p - r->buf) + 1 : r->len;
+			return 1;
+		}
+		if (r->eof)
+			return 0;
+		memmove(r->buf, r->buf + r->off, r->len - r->off);
+		r->len -= r->off;
+		r->off = 0;
+		if (r->len == r->cap) {
+			r->cap = r->cap ? r->cap * 2 : 65536;
+			if ((np = realloc(r->buf, r->cap)) == NULL)
+				err(Q_IOERR, NULL);
+			r->buf = np;
+		}
+		if (ms >= 0 && (n = poll(&pfd, 1, ms)) <= 0)
+			return n == 0 ? 2 : -1;
+		if ((n = read(r->fd, r->buf + r->len, r->cap - r->len)) == -1)
+			return -1;
+		r->len += (size_t)n;
+		r->eof = n == 0;
+	}
+}
+
+/* The records of fd separated by sep into the group, as they come. */
+static int
+records(struct group *g, int fd, int sep)
+{
+	struct reader r = { fd, NULL, 0, 0, 0, 0 };
+	char *rec;
+	size_t len;
+	int got, status = Q_OK;
+
+	while (status == Q_OK && !signalled &&
+	    (got = next(&r, sep, due(g), &rec, &len)) != 0) {
+		if (got == -1) {
+			if (errno != EINTR) {
+				warn("%s", g->queue);
+				status = q_status(errno);
+			}
+			break;
+		}
+		status = got == 2 ? flush(g, 0) : add(g, rec, len);
+	}
+	free(r.buf);
+	return status;
+}
+
+/* Put what fd holds into the group: one message, or records by sep. */
+static int
+source(struct group *g, int fd, int sep)
+{
+	int status = Q_OK, saved;
+
+	if (sep != -1)
+		status = records(g, fd, sep);
+	else if (spool_batch_add_fd(batch(g), fd) == -1) {
+		saved = errno;
+		if (!signalled)
+			warnc(saved, "%s", g->queue);
+		status = q_status(saved);
+	}
+	if (fd != STDIN_FILENO)
 		(void)close(fd);
 	if (signalled)
 		return Q_IOERR;		/* quietly: cmd_put dies of it */
-	if (r == -1) {
-		warnc(saved, "%s", queue);
-		return q_status(saved);
-	}
-	return Q_OK;
+	return status;
 }
 
 /*
@@ -144,7 +275,7 @@ openfiles(int nfiles, char *files[], int **fdsp)
 
 /* Each -m TEXT is the message "TEXT\n", as echo TEXT | q put. */
 static int
-addtexts(struct spool_batch *b, const char *queue, const struct text *msgs)
+addtexts(struct group *g, const struct text *msgs)
 {
 	char *buf;
 	size_t i, n;
@@ -156,10 +287,7 @@ addtexts(struct spool_batch *b, const char *queue, const struct text *msgs)
 			err(Q_IOERR, NULL);
 		memcpy(buf, msgs->v[i], n);
 		buf[n] = '\n';
-		if (spool_batch_add(b, buf, n + 1) == -1) {
-			warn("%s", queue);
-			status = q_status(errno);
-		}
+		status = add(g, buf, n + 1);
 		free(buf);
 	}
 	return status;
@@ -167,17 +295,18 @@ addtexts(struct spool_batch *b, const char *queue, const struct text *msgs)
 
 /*
  * Commit the batch with the signals held off, say what went wrong
- * (subscribers included), and print the IDs of what was enqueued.
+ * (subscribers included), and print the IDs of what was enqueued.  After
+ * the last batch the signals stay held.
  */
 static int
-commit(struct spool_batch *b, const char *queue, const char *key)
+commit(struct spool_batch *b, const char *queue, const char *key, int last)
 {
 	const char *sub;
 	enum spool_why why;
 	int e, status = Q_OK;
 	size_t i, n;
 
-	holdsignals();
+	holdsignals(1);
 	/* a reader that went away must give EPIPE, not kill us mid-way */
 	(void)signal(SIGPIPE, SIG_IGN);
 	n = spool_batch_count(b);
@@ -207,36 +336,40 @@ commit(struct spool_batch *b, const char *queue, const char *key)
 		    n > 1 ? " and the messages after it" : "");
 		status = q_first_failure(status, Q_IOERR);
 	}
+	if (!last)
+		holdsignals(0);
 	return status;
 }
 
 /*
- * Open every FILE, open or create the queue, write all messages, commit,
- * print the IDs.
+ * Open every FILE, open or create the queue, write all messages in
+ * groups, commit each, print the IDs.
  */
 static int
 enqueue(const char *queue, const struct spool_putopt *opt,
-    const struct text *msgs, int nfiles, char *files[], int sep)
+    const struct text *msgs, int nfiles, char *files[], int sep,
+    const struct group *shape)
 {
-	struct spool_batch *b = NULL;
-	struct spool *sp = NULL;
+	struct group g = *shape;
 	int *fds = NULL, i, status;
 
+	g.sp = NULL;
+	g.opt = opt;
+	g.queue = queue;
 	if ((status = openfiles(nfiles, files, &fds)) != Q_OK ||
-	    (status = q_open(queue, SPOOL_OPEN_CREATE, &sp)) != Q_OK)
+	    (status = q_open(queue, SPOOL_OPEN_CREATE, &g.sp)) != Q_OK)
 		goto out;
-	if ((b = spool_batch_begin(sp, opt)) == NULL)
-		err(Q_IOERR, NULL);
-	status = addtexts(b, queue, msgs);
+	status = addtexts(&g, msgs);
 	for (i = 0; i < nfiles && status == Q_OK; i++)
-		status = source(b, queue, fds[i], sep);
+		status = source(&g, fds[i], sep);
 	if (msgs->n == 0 && nfiles == 0 && status == Q_OK)
-		status = source(b, queue, STDIN_FILENO, sep);
-	if (status == Q_OK && !signalled)	/* else nothing was enqueued */
-		status = commit(b, queue, opt->key);
+		status = source(&g, STDIN_FILENO, sep);
+	/* the last group, even an empty one: a deduplicated -k says so */
+	if (status == Q_OK && !signalled)
+		status = flush(&g, 1);
 out:
-	spool_batch_free(b);
-	spool_close(sp);
+	spool_batch_free(g.b);	/* what was not committed leaves tmp/ */
+	spool_close(g.sp);
 	free(fds);
 	return status;
 }
@@ -247,6 +380,7 @@ struct args {
 	struct text		 msgs;		/* each -m */
 	int			 sep;		/* -l '\n', -0 '\0', or -1 */
 	int			 lflag, zflag;
+	struct group		 shape;		/* --group, --linger */
 };
 
 /* One option of put into a; Q_OK, or the exit status. */
@@ -282,6 +416,13 @@ option(int ch, struct args *a)
 	case 'S':
 		a->opt.flags |= SPOOL_PUT_NOSYNC;
 		return Q_OK;
+	case 'G':
+		if ((status = q_number("group", optarg, 1, 1000000, &n)) ==
+		    Q_OK)
+			a->shape.max = (size_t)n;
+		return status;
+	case 'L':
+		return q_number("linger", optarg, 0, 3600000, &a->shape.linger);
 	case 'h':
 		return q_usage(1) == Q_OK ? -1 : Q_IOERR;
 	default:
@@ -316,11 +457,13 @@ cmd_put(int argc, char *argv[])
 		{ "null", no_argument, NULL, '0' },
 		{ "message", required_argument, NULL, 'm' },
 		{ "no-sync", no_argument, NULL, 'S' },
+		{ "group", required_argument, NULL, 'G' },
+		{ "linger", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct args a = { { SPOOL_PRIO_DEFAULT, 0, 0, NULL, 0 }, { NULL, 0 },
-	    -1, 0, 0 };
+	    -1, 0, 0, { NULL, NULL, NULL, NULL, GROUP_MAX, GROUP_LINGER, 0 } };
 	int ch, status = Q_OK;
 
 	while (status == Q_OK && (ch = getopt_long(argc, argv, "d:p:k:l0m:h",
@@ -334,7 +477,12 @@ cmd_put(int argc, char *argv[])
 		return status == -1 ? Q_OK : status;	/* -1: after -h */
 	}
 	catchsignals();
-	status = enqueue(argv[0], &a.opt, &a.msgs, argc - 1, argv + 1, a.sep);
+	if (a.sep == -1) {	/* whole messages: one group, all or nothing */
+		a.shape.max = 0;
+		a.shape.linger = -1;
+	}
+	status = enqueue(argv[0], &a.opt, &a.msgs, argc - 1, argv + 1, a.sep,
+	    &a.shape);
 	free(a.msgs.v);
 	if (signalled) {
 		/* everything it wrote is gone from tmp/: die of it */

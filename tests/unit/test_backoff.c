@@ -58,6 +58,30 @@ configure(struct spool *sp, const char *backoff, const char *max)
 }
 
 /*
+ * Write the config file by hand, as a person may, with what q config
+ * refuses (a backoff above backoff-max), and open the queue again.
+ */
+static void
+handwrite(struct spool **spp, const char *path, const char *backoff,
+    const char *max)
+{
+	char file[128];
+	FILE *f;
+
+	snprintf(file, sizeof(file), "%s/config", path);
+	if ((f = fopen(file, "w")) == NULL)
+		die(file);
+	fprintf(f, "backoff = %s\nbackoff-max = %s\n", backoff, max);
+	if (fclose(f) == EOF)
+		die(file);
+	spool_close(*spp);
+	if ((*spp = spool_open(path, 0)) == NULL)
+		die(path);
+	snprintf(setting, sizeof(setting), "backoff %s, backoff-max %s",
+	    backoff, max);
+}
+
+/*
  * Draw DRAWS delays for attempt and check each against [want - want/2,
  * want]; the smallest and the largest drawn go to *lo and *hi.
  */
@@ -187,13 +211,13 @@ main(void)
 	bounds_reached(sp, 3, 25);
 	bounds_reached(sp, 4, 25);
 
-	/* a first delay above the cap is capped too */
-	configure(sp, "100s", "30s");
+	/* a first delay above the cap (in a config written by hand) too */
+	handwrite(&sp, path, "100s", "30s");
 	bounds_reached(sp, 1, 30);
 	bounds_reached(sp, 2, 30);
 
 	/* one second is not shortened; two become one or two */
-	configure(sp, "1s", "1h");
+	configure(sp, "1s", "1h");	/* backoff first: max is 30s */
 	bounds_reached(sp, 1, 1);
 	bounds_reached(sp, 2, 2);
 	bounds_reached(sp, 3, 4);
@@ -207,7 +231,7 @@ main(void)
 	configure(sp, "0", "1h");
 	bounds(sp, 1, 0);
 	bounds(sp, 7, 0);
-	configure(sp, "10s", "0");
+	handwrite(&sp, path, "10s", "0");
 	bounds(sp, 1, 0);
 	bounds(sp, 3, 0);
 
