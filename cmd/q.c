@@ -33,7 +33,7 @@ static const struct command {
 	{ "wait", cmd_wait, "q wait [-t timeout] queue", 0 },
 	{ "sweep", cmd_sweep, "q sweep [-n] [queue ...]", 0 },
 	{ "ls", cmd_ls, "q ls [-s state] [-l] [-0] [--json] queue", 0 },
-	{ "stat", cmd_stat, "q stat [--json] [queue ...]", 0 },
+	{ "stat", cmd_stat, "q stat [--json | --prom] [queue ...]", 0 },
 	{ "retry", cmd_retry, "q retry queue [id ... | -a]", 0 },
 	{ "replay", cmd_replay, "q replay [-s since] queue [id ...]", 0 },
 	{ "purge", cmd_purge, "q purge [-s state] [-o age] queue", 0 },

@@ -31,7 +31,7 @@ _q_commands=(
 	'wait    none    -t= --timeout='
 	'sweep   queues  -n --dry-run'
 	'ls      none    -s= --state= -l --long -0 --null --json'
-	'stat    queues  --json'
+	'stat    queues  --json --prom'
 	'retry   failed  -a --all'
 	'replay  done    -s= --since='
 	'purge   none    -s= --state= -o= --older='

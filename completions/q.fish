@@ -299,6 +299,7 @@ complete -c q -n '__q_options ls' -s 0 -l null -d 'End each entry with a NUL'
 complete -c q -n '__q_options ls' -l json -d 'List as JSON'
 
 complete -c q -n '__q_options stat' -l json -d 'Report as JSON'
+complete -c q -n '__q_options stat' -l prom -d 'Report in the Prometheus text format'
 
 complete -c q -n '__q_options retry' -s a -l all -d 'Every failed message'
 complete -c q -n __q_retry_all -s a -l all -d 'Every failed message'
