@@ -218,39 +218,44 @@ static void
 environment_init(struct spawner *s, const char *qpath)
 {
 	static const char *const names[] = { "Q_QUEUE=", "Q_ID=",
-	    "Q_ATTEMPT=", "Q_ENQUEUED=" };
+	    "Q_ATTEMPT=", "Q_ENQUEUED=", "Q_TOKEN=" };
+	const size_t nnames = sizeof(names) / sizeof(names[0]);
 	extern char **environ;
 	size_t n, k = 0, v;
 
 	for (n = 0; environ[n] != NULL; n++)
 		;
-	if ((s->env = reallocarray(NULL, n + 5, sizeof(*s->env))) == NULL ||
+	if ((s->env = reallocarray(NULL, n + nnames + 1,
+	    sizeof(*s->env))) == NULL ||
 	    asprintf(&s->qvar, "Q_QUEUE=%s", qpath) == -1)
 		err(Q_IOERR, NULL);
 	for (n = 0; environ[n] != NULL; n++) {
-		for (v = 0; v < 4; v++)
+		for (v = 0; v < nnames; v++)
 			if (strncmp(environ[n], names[v], strlen(names[v])) ==
 			    0)
 				break;
-		if (v == 4)
+		if (v == nnames)
 			s->env[k++] = environ[n];
 	}
 	s->env[k++] = s->qvar;
-	s->env[k++] = s->vars[0];
-	s->env[k++] = s->vars[1];
-	s->env[k++] = s->vars[2];
+	for (v = 0; v < nnames - 1; v++)
+		s->env[k++] = s->vars[v];
 	s->env[k] = NULL;
 }
 
 static void
 environment(struct spawner *s, const struct spool_name *n)
 {
+	size_t k;
+
 	snprintf(s->vars[0], sizeof(s->vars[0]), "Q_ID=%.*s",
 	    (int)n->idlen, n->name);
 	snprintf(s->vars[1], sizeof(s->vars[1]), "Q_ATTEMPT=%u",
 	    n->attempts - n->base);
 	snprintf(s->vars[2], sizeof(s->vars[2]), "Q_ENQUEUED=%lld",
 	    (long long)n->sec);
+	k = strlcpy(s->vars[3], "Q_TOKEN=", sizeof(s->vars[3]));
+	q_token(n, s->vars[3] + k, sizeof(s->vars[3]) - k);
 }
 
 /*

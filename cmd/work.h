@@ -19,7 +19,7 @@ struct spawner {
 	char		**argv;
 	char		**env;		/* environ less Q_ variables, then: */
 	char		*qvar;		/* Q_QUEUE= */
-	char		 vars[3][SPOOL_NAME_MAX + 16];	/* the job's */
+	char		 vars[4][SPOOL_NAME_MAX + 16];	/* the job's */
 	sigset_t	 oldmask;	/* the mask CMD gets */
 	int		 nslots;
 	pid_t		*groups;	/* shared with the watchdog */

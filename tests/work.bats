@@ -162,6 +162,28 @@ due_of() {
 
 # --- exit status of CMD ------------------------------------------------
 
+@test "Q_TOKEN is the claim token: the ID with a= of this claim, as in done/" {
+	id=$(q put -m x jobs)
+	q config jobs backoff 0
+	run -0 --separate-stderr env Q_TOKEN=inherited timeout 20 q work jobs \
+	    sh -c 'printf "%s\n" "$Q_TOKEN" >>"$D/tokens"; [ "$Q_ATTEMPT" -ge 2 ]'
+	assert_equal "$(cat "$D/tokens")" "$id,a=1"$'\n'"$id,a=2"
+	done=$(names jobs done)
+	assert_equal "$done" "$id,a=2"
+	assert_equal "$(tail -n 1 "$D/tokens")" "${done%%,*},a=${done##*,a=}"
+	logged "q work: jobs: $id,a=2: done"
+}
+
+@test "a job can extend its own lease with q touch and Q_TOKEN" {
+	id=$(q put -m x jobs)
+	run -0 --separate-stderr timeout 20 q work jobs sh -c '
+		q touch -l 1h "$Q_QUEUE" "$Q_TOKEN" && ls "$Q_QUEUE/cur" >"$D/cur"'
+	l=$(sed -n 's/.*,l=\([0-9]*\),.*/\1/p' "$D/cur")
+	[ "$l" -gt "$(($(date +%s) + 3000))" ] || fail "lease not extended: $(cat "$D/cur")"
+	assert_equal "$(names jobs done)" "$id,a=1"
+	logged "q work: jobs: $id,a=1: done"
+}
+
 @test "exit status matrix: 0 done, 100 failed, 75/111 released even when out of attempts, other failed when out of attempts" {
 	i0=$(q put -m 0 jobs)
 	i100=$(q put -m 100 jobs)
