@@ -283,6 +283,7 @@ complete -c q -n '__q_options touch' -s l -l lease -x -d 'New lease from now'
 
 complete -c q -n '__q_options work' -s f -l follow -d 'Keep running and wait for messages'
 complete -c q -n '__q_options work' -s q -l quiet -d 'No log line per message'
+complete -c q -n '__q_options work' -s T -l tag -d 'Prefix each output line with its message ID'
 complete -c q -n '__q_options work' -s a -l attempts -x -d 'Claims before a message goes to failed/'
 complete -c q -n '__q_options work' -s j -l jobs -x -d 'Run up to this many commands at once'
 complete -c q -n '__q_options work' -s l -l lease -x -d 'Lease of each claim'
