@@ -218,39 +218,44 @@ static void
 environment_init(struct spawner *s, const char *qpath)
 {
 	static const char *const names[] = { "Q_QUEUE=", "Q_ID=",
-	    "Q_ATTEMPT=", "Q_ENQUEUED=" };
+	    "Q_ATTEMPT=", "Q_ENQUEUED=", "Q_TOKEN=" };
+	const size_t nnames = sizeof(names) / sizeof(names[0]);
 	extern char **environ;
 	size_t n, k = 0, v;
 
 	for (n = 0; environ[n] != NULL; n++)
 		;
-	if ((s->env = reallocarray(NULL, n + 5, sizeof(*s->env))) == NULL ||
+	if ((s->env = reallocarray(NULL, n + nnames + 1,
+	    sizeof(*s->env))) == NULL ||
 	    asprintf(&s->qvar, "Q_QUEUE=%s", qpath) == -1)
 		err(Q_IOERR, NULL);
 	for (n = 0; environ[n] != NULL; n++) {
-		for (v = 0; v < 4; v++)
+		for (v = 0; v < nnames; v++)
 			if (strncmp(environ[n], names[v], strlen(names[v])) ==
 			    0)
 				break;
-		if (v == 4)
+		if (v == nnames)
 			s->env[k++] = environ[n];
 	}
 	s->env[k++] = s->qvar;
-	s->env[k++] = s->vars[0];
-	s->env[k++] = s->vars[1];
-	s->env[k++] = s->vars[2];
+	for (v = 0; v < nnames - 1; v++)
+		s->env[k++] = s->vars[v];
 	s->env[k] = NULL;
 }
 
 static void
 environment(struct spawner *s, const struct spool_name *n)
 {
+	size_t k;
+
 	snprintf(s->vars[0], sizeof(s->vars[0]), "Q_ID=%.*s",
 	    (int)n->idlen, n->name);
 	snprintf(s->vars[1], sizeof(s->vars[1]), "Q_ATTEMPT=%u",
 	    n->attempts - n->base);
 	snprintf(s->vars[2], sizeof(s->vars[2]), "Q_ENQUEUED=%lld",
 	    (long long)n->sec);
+	k = strlcpy(s->vars[3], "Q_TOKEN=", sizeof(s->vars[3]));
+	q_token(n, s->vars[3] + k, sizeof(s->vars[3]) - k);
 }
 
 /*
@@ -260,14 +265,16 @@ environment(struct spawner *s, const struct spool_name *n)
  * stdin and exec (every other descriptor is close-on-exec: see
  * cloexec()); glibc's posix_spawn also maps a stack for each child and
  * resets the disposition of every signal one system call at a time, a
- * tenth of the cost of a job as short as true(1).  Until it execs, the
+ * tenth of the cost of a job as short as true(1).  With out (--tag), the
+ * two pipes of tag.c become its stdout and stderr.  Until it execs, the
  * child shares the worker's memory (the worker is suspended meanwhile)
  * and reports a failure there.  q work installs no signal handler (it
  * reads signals from a signalfd), so none can run in the child either.
  * Returns the pid, or -1 with errno.
  */
 static pid_t
-spawn_job(struct spawner *s, const struct spool_name *n, int fd)
+spawn_job(struct spawner *s, const struct spool_name *n, int fd,
+    const int *out)
 {
 	volatile int fail = 0;
 	struct sigaction dfl;
@@ -283,6 +290,8 @@ spawn_job(struct spawner *s, const struct spool_name *n, int fd)
 		    sigprocmask(SIG_SETMASK, &s->oldmask, NULL) == -1 ||
 		    (fd == STDIN_FILENO ? fcntl(fd, F_SETFD, 0) :
 		    dup2(fd, STDIN_FILENO)) == -1 ||
+		    (out != NULL && (dup2(out[0], STDOUT_FILENO) == -1 ||
+		    dup2(out[1], STDERR_FILENO) == -1)) ||
 		    execve(s->cmd, s->argv, s->env) == -1)
 			fail = errno;
 		_exit(127);
@@ -356,12 +365,16 @@ job_title(struct worker *w)
 int
 job_start(struct worker *w, struct job *j)
 {
-	pid_t pid;
+	int wr[2] = { -1, -1 };
+	pid_t pid = -1;
 
 	q_token(&j->m.n, j->token, sizeof(j->token));
 	/* stdin: the claim's own open of the message, the job's alone */
 	(void)fcntl(j->m.fd, F_SETFL, 0);	/* drop O_NONBLOCK */
-	pid = spawn_job(&w->spawn, &j->m.n, j->m.fd);
+	if (!w->tag || tag_pipes(j, wr) == 0)
+		pid = spawn_job(&w->spawn, &j->m.n, j->m.fd,
+		    w->tag ? wr : NULL);
+	tag_spawned(j, wr, pid);
 	(void)close(j->m.fd);
 	j->m.fd = -1;
 	if (pid == -1) {
@@ -474,6 +487,7 @@ job_reap(struct worker *w)
 		}
 		for (i = 0; i < w->njobs; i++)
 			if (w->jobs[i].pid == pid) {
+				tag_end(&w->jobs[i]);
 				finish(w, &w->jobs[i], ws);
 				break;
 			}

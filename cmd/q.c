@@ -28,12 +28,12 @@ static const struct command {
 	{ "release", cmd_release, "q release [-d delay] queue id ...", 0 },
 	{ "fail", cmd_fail, "q fail queue id ...", 0 },
 	{ "touch", cmd_touch, "q touch [-l lease] queue id ...", 0 },
-	{ "work", cmd_work, "q work [-fq] [-a attempts] [-j jobs] [-l lease] "
+	{ "work", cmd_work, "q work [-fqT] [-a attempts] [-j jobs] [-l lease] "
 	    "[-n max] [-t timeout] queue [--] cmd [arg ...]", TITLE },
 	{ "wait", cmd_wait, "q wait [-t timeout] queue", 0 },
 	{ "sweep", cmd_sweep, "q sweep [-nv] [queue ...]", 0 },
 	{ "ls", cmd_ls, "q ls [-s state] [-l] [-0] [--json] queue", 0 },
-	{ "stat", cmd_stat, "q stat [--json] [queue ...]", 0 },
+	{ "stat", cmd_stat, "q stat [--json | --prom] [queue ...]", 0 },
 	{ "retry", cmd_retry, "q retry queue [id ... | -a]", 0 },
 	{ "replay", cmd_replay, "q replay [-s since] queue [id ...]", 0 },
 	{ "purge", cmd_purge, "q purge [-s state] [-o age] queue", 0 },

@@ -9,12 +9,13 @@
  * claims the worker is renewing (q(5)).  CMD runs once per message with
  * an open of the message file of its own on stdin (nothing of the lock),
  * at most -j at a time.  The loop sleeps in poll() on a signalfd (SIGCHLD,
- * SIGTERM, SIGINT, SIGHUP) and, with -f, on inotify of new/; its timeout
- * is the nearest of: a lease to renew (a third of the lease after the last
- * renewal), a CMD to kill (-t, or a lost lease), the earliest delayed
- * message, and the next look at cur/ for the claims of dead workers and
- * expired leases (every Q_RECOVER_MS, busy or idle), when the worker also
- * checks that its queue is still there.
+ * SIGTERM, SIGINT, SIGHUP), with -f on inotify of new/, and with --tag on
+ * the pipes of the jobs' output (tag.c); its timeout is the nearest of: a
+ * lease to renew (a third of the lease after the last renewal), a CMD to
+ * kill (-t, or a lost lease), the earliest delayed message, and the next
+ * look at cur/ for the claims of dead workers and expired leases (every
+ * Q_RECOVER_MS, busy or idle), when the worker also checks that its queue
+ * is still there.
  *
  * Each CMD runs in a process group of its own (job.c), which -t, a lost
  * lease and a second signal kill whole; a watchdog kills the groups of
@@ -224,14 +225,45 @@ signalled(struct worker *w, int sfd)
 	} while (n == (ssize_t)sizeof(si));
 }
 
+/*
+ * Sleep in poll() for at most ms, on the signalfd, new/ (with -f) and the
+ * jobs' pipes (--tag, pfd having room for them), and act on what woke it.
+ */
+static void
+await(struct worker *w, int sfd, struct pollfd *pfd, long long ms)
+{
+	int nfd = 1, watch = -1, ntag;
+
+	pfd[0].fd = sfd;
+	pfd[0].events = POLLIN;
+	pfd[0].revents = 0;
+	if (w->follow && (watch = spool_watch(w->sp)) != -1) {
+		pfd[1].fd = watch;
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
+		nfd = 2;
+	}
+	ntag = tag_pollfds(w, pfd + nfd);
+	if (poll(pfd, (nfds_t)(nfd + ntag), ms > INT_MAX ? INT_MAX :
+	    (int)ms) == -1 && errno != EINTR) {
+		warn("poll");
+		w->status = Q_IOERR;
+	}
+	tag_heard(w, pfd + nfd, ntag);
+	signalled(w, sfd);
+	job_reap(w);
+	if (watch != -1 && pfd[1].revents != 0)
+		spool_heard(w->sp);
+}
+
 static int
 loop(struct worker *w)
 {
 	sigset_t mask;
 	struct sigaction sa;
-	struct pollfd pfd[2];
+	struct pollfd *pfd;
 	long long ms, t;
-	int sfd, idle, nfd;
+	int sfd, idle;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
@@ -259,6 +291,9 @@ loop(struct worker *w)
 	}
 	if (w->follow)
 		(void)spool_watch(w->sp);
+	if ((pfd = reallocarray(NULL, 2 + 2 * (size_t)w->njobs,
+	    sizeof(*pfd))) == NULL)
+		err(Q_IOERR, NULL);
 	sweep(w, 1);
 	for (;;) {
 		reconfig(w);
@@ -278,25 +313,10 @@ loop(struct worker *w)
 			if (ms < 0 || t < ms)
 				ms = t;
 		}
-		pfd[0].fd = sfd;
-		pfd[0].events = POLLIN;
-		pfd[0].revents = pfd[1].revents = 0;
-		nfd = 1;
-		if (w->follow && (pfd[1].fd = spool_watch(w->sp)) != -1) {
-			pfd[1].events = POLLIN;
-			nfd = 2;
-		}
-		if (poll(pfd, (nfds_t)nfd, ms > INT_MAX ? INT_MAX : (int)ms) ==
-		    -1 && errno != EINTR) {
-			warn("poll");
-			w->status = Q_IOERR;
-		}
-		signalled(w, sfd);
-		job_reap(w);
-		if (nfd == 2 && pfd[1].revents != 0)
-			spool_heard(w->sp);
+		await(w, sfd, pfd, ms);
 		(void)job_timers(w);
 	}
+	free(pfd);
 	(void)close(sfd);
 	/* the watchdog sees the end of its pipe, and has nothing to kill */
 	spawn_end(&w->spawn);
@@ -315,13 +335,14 @@ options(struct worker *w, int argc, char *argv[])
 		{ "attempts", required_argument, NULL, 'a' },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "tag", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	long long n;
 	int ch, status;
 
-	while ((ch = getopt_long(argc, argv, "+j:l:t:n:a:fqh", longopts,
+	while ((ch = getopt_long(argc, argv, "+j:l:t:n:a:fqTh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'j':
@@ -356,6 +377,9 @@ options(struct worker *w, int argc, char *argv[])
 			break;
 		case 'q':
 			w->quiet = 1;
+			break;
+		case 'T':
+			w->tag = 1;
 			break;
 		case 'h':
 			return q_usage(1);
@@ -439,12 +463,14 @@ cmd_work(int argc, char *argv[])
 		w.attempts = spool_config(w.sp)->attempts;
 	if ((w.jobs = calloc((size_t)w.njobs, sizeof(*w.jobs))) == NULL)
 		err(Q_IOERR, NULL);
+	tag_init(&w);
 	w.self = getpid();
 	(void)signal(SIGPIPE, SIG_IGN);
 	job_title(&w);
 	status = loop(&w);
 	spool_close(w.sp);
 	free(w.jobs);
+	free(w.tagbuf);
 	free(w.qpath);
 	free(w.spawn.cmd);
 	return status;

@@ -19,7 +19,7 @@ struct spawner {
 	char		**argv;
 	char		**env;		/* environ less Q_ variables, then: */
 	char		*qvar;		/* Q_QUEUE= */
-	char		 vars[3][SPOOL_NAME_MAX + 16];	/* the job's */
+	char		 vars[4][SPOOL_NAME_MAX + 16];	/* the job's */
 	sigset_t	 oldmask;	/* the mask CMD gets */
 	int		 nslots;
 	pid_t		*groups;	/* shared with the watchdog */
@@ -27,6 +27,15 @@ struct spawner {
 	int		 dogfd;		/* its pipe */
 	int		 lockfd;	/* the liveness lock it shares */
 	const char	*queue;		/* for its title */
+};
+
+#define TAG_LINE_MAX	16384	/* --tag: longer lines are cut (tag.c) */
+
+/* With --tag, the stdout or stderr of a job: its pipe, a line so far. */
+struct tagout {
+	int		 fd;		/* read end; -1: none, or at its end */
+	size_t		 len;		/* bytes in buf */
+	char		*buf;		/* TAG_LINE_MAX bytes */
 };
 
 /* A claimed message and the run of CMD on it. */
@@ -37,6 +46,7 @@ struct job {
 	long long	 start, renew, deadline;	/* q_now_ms() */
 	long long	 killat;	/* lease lost: SIGKILL then */
 	int		 lost, timedout;
+	struct tagout	 out[2];	/* --tag: stdout, stderr */
 };
 
 /* q work: its settings, its state, its jobs. */
@@ -47,6 +57,7 @@ struct worker {
 	long long	 lease, timeout, attempts, max;
 	int		 lflag, aflag;	/* -l, -a given: config does not */
 	int		 njobs, running, follow, quiet;
+	int		 tag;		/* --tag */
 	long long	 started;
 	int		 stopping;	/* signals received */
 	int		 killed_all;	/* a second signal killed the jobs */
@@ -55,6 +66,7 @@ struct worker {
 	long long	 lastrecover;	/* of cur/ and tmp/ only */
 	int		 status;
 	struct job	*jobs;
+	char		*tagbuf;	/* --tag: the buffers of every slot */
 	pid_t		 self;
 	struct spawner	 spawn;		/* CMD, its environment, the watchdog */
 };
@@ -68,5 +80,13 @@ int	 job_start(struct worker *w, struct job *j);
 void	 job_reap(struct worker *w);
 long long job_timers(struct worker *w);
 void	 job_title(struct worker *w);
+
+struct pollfd;
+void	 tag_init(struct worker *w);
+int	 tag_pipes(struct job *j, int wr[2]);
+void	 tag_spawned(struct job *j, int wr[2], pid_t pid);
+int	 tag_pollfds(struct worker *w, struct pollfd *pfd);
+void	 tag_heard(struct worker *w, const struct pollfd *pfd, int n);
+void	 tag_end(struct job *j);
 
 #endif

@@ -283,6 +283,7 @@ complete -c q -n '__q_options touch' -s l -l lease -x -d 'New lease from now'
 
 complete -c q -n '__q_options work' -s f -l follow -d 'Keep running and wait for messages'
 complete -c q -n '__q_options work' -s q -l quiet -d 'No log line per message'
+complete -c q -n '__q_options work' -s T -l tag -d 'Prefix each output line with its message ID'
 complete -c q -n '__q_options work' -s a -l attempts -x -d 'Claims before a message goes to failed/'
 complete -c q -n '__q_options work' -s j -l jobs -x -d 'Run up to this many commands at once'
 complete -c q -n '__q_options work' -s l -l lease -x -d 'Lease of each claim'
@@ -300,6 +301,7 @@ complete -c q -n '__q_options ls' -s 0 -l null -d 'End each entry with a NUL'
 complete -c q -n '__q_options ls' -l json -d 'List as JSON'
 
 complete -c q -n '__q_options stat' -l json -d 'Report as JSON'
+complete -c q -n '__q_options stat' -l prom -d 'Report in the Prometheus text format'
 
 complete -c q -n '__q_options retry' -s a -l all -d 'Every failed message'
 complete -c q -n __q_retry_all -s a -l all -d 'Every failed message'

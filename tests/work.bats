@@ -162,6 +162,28 @@ due_of() {
 
 # --- exit status of CMD ------------------------------------------------
 
+@test "Q_TOKEN is the claim token: the ID with a= of this claim, as in done/" {
+	id=$(q put -m x jobs)
+	q config jobs backoff 0
+	run -0 --separate-stderr env Q_TOKEN=inherited timeout 20 q work jobs \
+	    sh -c 'printf "%s\n" "$Q_TOKEN" >>"$D/tokens"; [ "$Q_ATTEMPT" -ge 2 ]'
+	assert_equal "$(cat "$D/tokens")" "$id,a=1"$'\n'"$id,a=2"
+	done=$(names jobs done)
+	assert_equal "$done" "$id,a=2"
+	assert_equal "$(tail -n 1 "$D/tokens")" "${done%%,*},a=${done##*,a=}"
+	logged "q work: jobs: $id,a=2: done"
+}
+
+@test "a job can extend its own lease with q touch and Q_TOKEN" {
+	id=$(q put -m x jobs)
+	run -0 --separate-stderr timeout 20 q work jobs sh -c '
+		q touch -l 1h "$Q_QUEUE" "$Q_TOKEN" && ls "$Q_QUEUE/cur" >"$D/cur"'
+	l=$(sed -n 's/.*,l=\([0-9]*\),.*/\1/p' "$D/cur")
+	[ "$l" -gt "$(($(date +%s) + 3000))" ] || fail "lease not extended: $(cat "$D/cur")"
+	assert_equal "$(names jobs done)" "$id,a=1"
+	logged "q work: jobs: $id,a=1: done"
+}
+
 @test "exit status matrix: 0 done, 100 failed, 75/111 released even when out of attempts, other failed when out of attempts" {
 	i0=$(q put -m 0 jobs)
 	i100=$(q put -m 100 jobs)
@@ -700,6 +722,177 @@ due_of() {
 	run -0 timeout 20 q sweep jobs
 	assert_equal "$(names jobs new)" "$id,a=1"
 	assert_equal "$(count jobs cur)" 0
+}
+
+# --- --tag -----------------------------------------------------------------
+
+# Each line of file $1 is "ID<tab>ID <text>": the tag is the ID the job
+# printed itself.  Prints the number of lines, fails at the first other.
+tagged_right() {
+	awk -F '\t' 'NF != 2 || index($2, $1 " ") != 1 {
+		print "mistagged line " NR ": " $0; bad = 1; exit }
+	    END { if (!bad) print NR; exit bad }' "$1"
+}
+
+@test "--tag: two jobs at once, every line of stdout and stderr carries its own ID, none mixed" {
+	a=$(q put -m x jobs)
+	b=$(q put -m y jobs)
+	# both jobs running before either writes; each line in three writes
+	run -0 --separate-stderr timeout 20 q work --tag -j 2 jobs sh -c '
+		touch "$D/in.$Q_ID"
+		i=0
+		while [ "$(find "$D" -name "in.*" | wc -l)" -lt 2 ] &&
+		    [ $i -lt 200 ]; do
+			sleep 0.05; i=$((i + 1))
+		done
+		i=1
+		while [ $i -le 50 ]; do
+			printf "%s " "$Q_ID"; printf "out "; printf "%d\n" $i
+			printf "%s " "$Q_ID" >&2; printf "err " >&2
+			printf "%d\n" $i >&2
+			i=$((i + 1))
+		done'
+	assert_equal "$(markers in.)" 2
+	printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/o"
+	grep -v '^q work: ' <<<"$stderr" >"$BATS_TEST_TMPDIR/e"
+	run -0 tagged_right "$BATS_TEST_TMPDIR/o"
+	assert_output 100
+	run -0 tagged_right "$BATS_TEST_TMPDIR/e"
+	assert_output 100
+	for id in "$a" "$b"; do
+		assert_equal "$(grep -c "^$id	$id out " "$BATS_TEST_TMPDIR/o")" 50
+		assert_equal "$(grep -c "^$id	$id err " "$BATS_TEST_TMPDIR/e")" 50
+		# each job's lines in the order it wrote them
+		assert_equal "$(grep "^$id	" "$BATS_TEST_TMPDIR/o" | cut -d' ' -f3 |
+		    tr '\n' ' ')" "$(seq 1 50 | tr '\n' ' ')"
+	done
+	logged "q work: jobs: $a,a=1: done"
+	logged "q work: jobs: $b,a=1: done"
+}
+
+@test "--tag: a last line without a newline is written with one, on stdout and stderr" {
+	id=$(q put -m x jobs)
+	run -0 --separate-stderr timeout 20 q work -T jobs sh -c \
+	    'printf "first\nno newline"; printf "err\nerr no newline" >&2'
+	assert_output "$id	first"$'\n'"$id	no newline"
+	logged "$id	err"
+	logged "$id	err no newline"
+	assert_equal "${stderr_lines[-1]}" "q work: jobs: $id,a=1: done"
+}
+
+@test "--tag: a job's output is written while it runs, not when it ends" {
+	id=$(q put -m x jobs)
+	bgwork -T jobs sh -c '
+		echo "first line"
+		i=0
+		while [ ! -e "$D/go" ] && [ $i -lt 400 ]; do
+			sleep 0.05; i=$((i + 1))
+		done
+		[ -e "$D/go" ] && echo "after go"'
+	waitfor grep -Fxq "$id	first line" "$BATS_TEST_TMPDIR/out"
+	alive "$wpid" || fail "the worker ended before it was told to go"
+	touch "$D/go"
+	reapworker
+	assert_equal "$wstatus" 0
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" \
+	    "$id	first line"$'\n'"$id	after go"
+	assert_equal "$(names jobs done)" "$id,a=1"
+}
+
+@test "--tag: a job filling its pipe does not stop the worker reading the others" {
+	q put -m quiet jobs >/dev/null
+	q put -m loud jobs >/dev/null
+	# the quiet job waits, silent, for the loud one, which writes far more
+	# than a pipe holds before it lets the quiet one go
+	run -0 --separate-stderr timeout 20 q work -T -j 2 jobs sh -c '
+		if [ "$(cat)" = loud ]; then
+			seq 1 200000
+			touch "$D/loud-done"
+		else
+			i=0
+			while [ ! -e "$D/loud-done" ] && [ $i -lt 300 ]; do
+				sleep 0.05; i=$((i + 1))
+			done
+			[ -e "$D/loud-done" ] && echo "quiet saw it"
+		fi'
+	assert_equal "$(grep -c '	quiet saw it$' <<<"$output")" 1
+	assert_equal "$(grep -cE '	[0-9]+$' <<<"$output")" 200000
+	assert_equal "$(count jobs done)" 2
+}
+
+@test "--tag: a line longer than 16384 bytes is cut into tagged lines" {
+	id=$(q put -m x jobs)
+	run -0 --separate-stderr timeout 20 q work -T jobs sh -c \
+	    'head -c 40000 /dev/zero | tr "\0" x; echo; echo end'
+	assert_equal "${#lines[@]}" 4
+	assert_equal "${lines[0]}" "$id	$(printf 'x%.0s' $(seq 16384))"
+	assert_equal "${lines[1]}" "${lines[0]}"
+	assert_equal "${lines[2]}" "$id	$(printf 'x%.0s' $(seq 7232))"
+	assert_equal "${lines[3]}" "$id	end"
+}
+
+@test "--tag: the output of a job killed for its timeout is still written" {
+	id=$(q put -m x jobs)
+	run -0 --separate-stderr timeout 20 q work -T -t 1 -a 1 jobs sh -c \
+	    'echo one; printf partial; printf "err\n" >&2; exec sleep 30'
+	assert_output "$id	one"$'\n'"$id	partial"
+	logged "$id	err"
+	logged "q work: jobs: $id,a=1: timed out after 1s, out of attempts (1), moved to failed/"
+}
+
+@test "--tag: a job killed for a lost lease still has its output written" {
+	id=$(q put -m x jobs)
+	bgwork -T -l 3 jobs sh -c '
+		printf "started\nhalf a line"
+		touch "$D/started"
+		exec sleep 30'
+	waitfor [ -e "$D/started" ]
+	q release -d 1h jobs "$id"
+	reapworker
+	assert_equal "$wstatus" 0
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" \
+	    "$id	started"$'\n'"$id	half a line"
+	grep -q "$id,a=1: .*lease was lost" "$LOG" || fail "$(cat "$LOG")"
+}
+
+@test "--tag: jobs write to pipes and have no other descriptor; without it, to the worker's own" {
+	q put -m x jobs >/dev/null
+	q put -m y jobs >/dev/null
+	run -0 --separate-stderr timeout 20 q work -T -j 2 jobs sh -c '
+		touch "$D/in.$Q_ID"
+		i=0
+		while [ "$(find "$D" -name "in.*" | wc -l)" -lt 2 ] &&
+		    [ $i -lt 200 ]; do
+			sleep 0.05; i=$((i + 1))
+		done
+		ls -l /proc/self/fd >"$D/fds.$Q_ID"
+		o=$(readlink /proc/$$/fd/1 /proc/$$/fd/2)
+		printf "%s\n" "$o" >"$D/out.$Q_ID"'
+	for f in "$D"/fds.*; do
+		fds=$(grep -- ' -> ' "$f" | grep -v -- ' -> /proc/[0-9]*/fd$' |
+		    sed 's/.* \([0-9][0-9]*\) -> .*/\1/' | sort -n | tr '\n' ' ')
+		assert_equal "$fds" "0 1 2 "
+	done
+	for f in "$D"/out.*; do
+		[[ $(cat "$f") == pipe:*$'\n'pipe:* ]] || fail "not pipes: $(cat "$f")"
+	done
+	q put -m z jobs >/dev/null
+	timeout 20 q work jobs sh -c 'o=$(readlink /proc/$$/fd/1)
+	    printf "%s\n" "$o" >"$D/plain"' \
+	    >"$BATS_TEST_TMPDIR/stdout" 2>/dev/null
+	assert_equal "$(cat "$D/plain")" "$BATS_TEST_TMPDIR/stdout"
+}
+
+@test "--tag: when the worker's stdout is closed, the job meets it as without --tag" {
+	q put -m x jobs >/dev/null
+	# a reader that is gone before the job writes, and a job that writes
+	# more than a pipe holds: it ends only by SIGPIPE
+	run -0 --separate-stderr bash -c '
+		timeout 20 q work -T -a 1 jobs sh -c \
+		    "while [ ! -e \"\$D/closed\" ]; do sleep 0.05; done
+		    exec seq 1 1000000" | { exec 0<&-; touch "$D/closed"; }'
+	assert_equal "$(count jobs failed)" 1
+	logged_re "^q work: jobs: .*: killed by signal 13, out of attempts"
 }
 
 # --- ps --------------------------------------------------------------------
