@@ -558,7 +558,10 @@ int	 spool_sweep(struct spool *sp, unsigned flags, spool_report_fn *report,
 
 enum spool_each_flags {
 	SPOOL_EACH_STAT = 1 << 0,	/* fill spool_entry.st (lstat) */
-	SPOOL_EACH_ONCE = 1 << 1	/* each message once, none missed */
+	SPOOL_EACH_ONCE = 1 << 1,	/* each message once, none missed */
+	SPOOL_EACH_BYID = 1 << 2,	/* in ID order within each state */
+	SPOOL_EACH_BYSIZE = 1 << 3,	/* by size, then ID, in each state */
+	SPOOL_EACH_REVERSE = 1 << 4	/* the order reversed (each state) */
 };
 
 struct spool_entry {
@@ -572,7 +575,13 @@ struct spool_entry {
 /*
  * Call fn for every entry of the state directories in mask (1 << st),
  * state by state in directory order, never sorting, never opening a file:
- * memory stays bounded whatever the queue's size.  Dot files are skipped;
+ * memory stays bounded whatever the queue's size.  With SPOOL_EACH_BYID or
+ * SPOOL_EACH_BYSIZE every entry is read first and then passed on state by
+ * state in that order (messages first, then foreign entries by name; with
+ * SPOOL_EACH_REVERSE the other way round within each state): that costs
+ * about 64 bytes plus the name a listed entry, ENOMEM if it cannot be had,
+ * and sb then holds only st_size, st_mode, st_mtim and st_ctim (lstat is
+ * implied).  Dot files are skipped;
  * foreign entries are passed with foreign set.  fn returns 0 to go on, or
  * anything else to stop, which spool_each() then returns.  Returns 0, or
  * -1 with errno if a directory cannot be read.
