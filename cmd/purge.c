@@ -1,5 +1,5 @@
 /*
- * purge.c - q purge: delete processed or failed messages.
+ * purge.c - q purge: delete ready, processed or failed messages.
  */
 #include <err.h>
 #include <errno.h>
@@ -23,7 +23,8 @@ purge(const char *queue, struct spool *sp, void *arg)
 		warn("%s", queue);
 		return q_status(errno);
 	}
-	q_moved(queue, n, p->state == SPOOL_DONE ? "deleted from done/" :
+	q_moved(queue, n, p->state == SPOOL_NEW ? "deleted from new/" :
+	    p->state == SPOOL_DONE ? "deleted from done/" :
 	    "deleted from failed/");
 	return Q_OK;
 }
@@ -45,12 +46,13 @@ cmd_purge(int argc, char *argv[])
 		switch (ch) {
 		case 's':
 			p.state = q_state(optarg);
-			if (p.state != SPOOL_DONE && p.state != SPOOL_FAILED) {
-				if (p.state != -1)
-					warnx("invalid state: %s (done or "
-					    "failed)", optarg);
+			if (p.state == SPOOL_CUR) {
+				warnx("invalid state: %s (new, done or "
+				    "failed)", optarg);
 				return Q_USAGE;
 			}
+			if (p.state == -1)
+				return Q_USAGE;
 			break;
 		case 'o':
 			if ((status = q_duration("age", optarg, &p.age)))

@@ -637,8 +637,9 @@ int	 spool_remove(struct spool *sp, const char *ref);
  * spool_retry_all: every failed/ message back to new/.
  * spool_replay_since: every done/ message acknowledged at or after since
  * (Unix time, by the ctime the rename into done/ set) back to new/.
- * spool_purge: delete every message of st (SPOOL_DONE or SPOOL_FAILED) that
- * has been there at least age seconds.
+ * spool_purge: delete every message of st (SPOOL_NEW, SPOOL_DONE or
+ * SPOOL_FAILED, never SPOOL_CUR) that has been there at least age seconds;
+ * a message claimed meanwhile is not deleted (its name in new/ is gone).
  * Each returns the number of messages acted on, or -1 with errno (EINVAL
  * for another state); a message moved by somebody else meanwhile is
  * skipped, not an error.
