@@ -77,6 +77,7 @@ int	 q_each(int argc, char *argv[], q_refop *fn, void *arg,
 
 typedef int q_queueop(const char *queue, struct spool *sp, void *arg);
 int	 q_allqueues(int flags, q_queueop *fn, void *arg);
+int	 q_listqueues(int flags, q_queueop *fn, void *arg);
 int	 q_onequeue(const char *queue, int flags, q_queueop *fn, void *arg);
 int	 q_queues(int argc, char *argv[], int flags, q_queueop *fn,
 	    void *arg);

@@ -32,7 +32,8 @@ static const struct command {
 	    "[-n max] [-t timeout] queue [--] cmd [arg ...]", TITLE },
 	{ "wait", cmd_wait, "q wait [-t timeout] queue", 0 },
 	{ "sweep", cmd_sweep, "q sweep [-n] [queue ...]", 0 },
-	{ "ls", cmd_ls, "q ls [-s state] [-l] [-0] [--json] queue", 0 },
+	{ "ls", cmd_ls, "q ls [-r] [-S key] [-s state] [-l | -0 | --json] "
+	    "[queue]", 0 },
 	{ "stat", cmd_stat, "q stat [--json] [queue ...]", 0 },
 	{ "retry", cmd_retry, "q retry queue [id ... | -a]", 0 },
 	{ "replay", cmd_replay, "q replay [-s since] queue [id ...]", 0 },

@@ -185,48 +185,85 @@ q_isqueuedir(const char *path)
 	return r;
 }
 
-/*
- * Call fn for every queue under $QDIR, in directory order, with its name
- * and its open handle.  Entries that are not queues are skipped silently;
- * a queue that cannot be opened is reported.  Returns the first failure.
- */
-int
-q_allqueues(int flags, q_queueop *fn, void *arg)
+/* Entries of $QDIR that may be queues: no dot files. */
+static int
+visible(const struct dirent *de)
 {
-	struct dirent *de;
+	return de->d_name[0] != '.';
+}
+
+static int
+byname(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* Call fn for the queue at qdir/name, or report why it is none. */
+static int
+oneunder(const char *qdir, const char *name, int flags, q_queueop *fn,
+    void *arg)
+{
 	struct spool *sp;
-	char *qdir, *path;
-	DIR *d;
+	char *path;
 	int status = Q_OK;
 
+	path = q_join(qdir, name);
+	if ((sp = spool_open(path, flags)) != NULL) {
+		if (spool_config_error(sp) != NULL)
+			(void)badconfig(sp, name, path);
+		status = fn(name, sp, arg);
+		spool_close(sp);
+	} else if ((errno != ENOENT && errno != ENOTDIR) ||
+	    (errno == ENOTDIR && q_isqueuedir(path)))
+		status = q_open(path, flags, &sp);
+	free(path);
+	return status;
+}
+
+/*
+ * Call fn for every queue under $QDIR, in the byte order of their names,
+ * with its name and its open handle.  Entries that are not queues are
+ * skipped silently; a queue that cannot be opened is reported.  A missing
+ * $QDIR holds no queue, or with needdir is reported.  Returns the first
+ * failure.
+ */
+static int
+everyqueue(int flags, int needdir, q_queueop *fn, void *arg)
+{
+	struct dirent **de;
+	char *qdir;
+	int i, n, status = Q_OK;
+
 	qdir = q_qdir();
-	if ((d = opendir(qdir)) == NULL) {
-		if (errno != ENOENT) {	/* no queue yet: nothing to do */
-			warn("%s", qdir);
+	if ((n = scandir(qdir, &de, visible, byname)) == -1) {
+		if (errno != ENOENT || needdir) {
+			warn("%s", q_vis(qdir));
 			status = q_status(errno);
 		}
 		free(qdir);
 		return status;
 	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		path = q_join(qdir, de->d_name);
-		if ((sp = spool_open(path, flags)) != NULL) {
-			if (spool_config_error(sp) != NULL)
-				(void)badconfig(sp, de->d_name, path);
-			status = q_first_failure(status,
-			    fn(de->d_name, sp, arg));
-			spool_close(sp);
-		} else if ((errno != ENOENT && errno != ENOTDIR) ||
-		    (errno == ENOTDIR && q_isqueuedir(path)))
-			status = q_first_failure(status, q_open(path, flags,
-			    &sp));
-		free(path);
+	for (i = 0; i < n; i++) {
+		status = q_first_failure(status, oneunder(qdir,
+		    de[i]->d_name, flags, fn, arg));
+		free(de[i]);
 	}
-	(void)closedir(d);
+	free(de);
 	free(qdir);
 	return status;
+}
+
+int
+q_allqueues(int flags, q_queueop *fn, void *arg)
+{
+	return everyqueue(flags, 0, fn, arg);
+}
+
+/* q_allqueues(), where a missing $QDIR is an error (66). */
+int
+q_listqueues(int flags, q_queueop *fn, void *arg)
+{
+	return everyqueue(flags, 1, fn, arg);
 }
 
 /* Call fn for each queue named, or for every queue if none is. */

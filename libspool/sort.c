@@ -107,7 +107,10 @@ cmp(const void *a, const void *b)
 	return strcmp(x->u.name, y->u.name);
 }
 
-/* Reverse the order within each state, which stays first. */
+/*
+ * Reverse the order of the messages, and of the foreign entries, within
+ * each state: states stay in their order, foreign entries after messages.
+ */
 static void
 reverse(struct rec *r, size_t n)
 {
@@ -115,7 +118,8 @@ reverse(struct rec *r, size_t n)
 	size_t i, j, k;
 
 	for (i = 0; i < n; i = j) {
-		for (j = i; j < n && r[j].state == r[i].state; j++)
+		for (j = i; j < n && r[j].state == r[i].state &&
+		    r[j].foreign == r[i].foreign; j++)
 			;
 		for (k = 0; k < (j - i) / 2; k++) {
 			t = r[i + k];

@@ -578,7 +578,7 @@ struct spool_entry {
  * memory stays bounded whatever the queue's size.  With SPOOL_EACH_BYID or
  * SPOOL_EACH_BYSIZE every entry is read first and then passed on state by
  * state in that order (messages first, then foreign entries by name; with
- * SPOOL_EACH_REVERSE the other way round within each state): that costs
+ * SPOOL_EACH_REVERSE each of the two the other way round): that costs
  * about 64 bytes plus the name a listed entry, ENOMEM if it cannot be had,
  * and sb then holds only st_size, st_mode, st_mtim and st_ctim (lstat is
  * implied).  Dot files are skipped;
