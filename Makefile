@@ -30,7 +30,8 @@ LIBOBJ = libspool/name.o libspool/io.o libspool/queue.o libspool/put.o \
 	libspool/claim.o libspool/move.o libspool/sweep.o libspool/admin.o \
 	libspool/keys.o libspool/topic.o libspool/live.o libspool/find.o \
 	libspool/each.o libspool/arrive.o libspool/cand.o \
-	libspool/config.o libspool/why.o libspool/sort.o
+	libspool/config.o libspool/why.o libspool/sort.o \
+	libspool/subs.o
 LIBPIC = $(LIBOBJ:.o=.pic.o)
 
 CMDOBJ = cmd/q.o cmd/util.o cmd/put.o cmd/take.o cmd/cat.o cmd/ack.o \

@@ -41,7 +41,7 @@ static const struct command {
 	{ "rm", cmd_rm, "q rm queue id ...", 0 },
 	{ "pause", cmd_pause, "q pause queue", 0 },
 	{ "resume", cmd_resume, "q resume queue", 0 },
-	{ "sub", cmd_sub, "q sub topic queue", 0 },
+	{ "sub", cmd_sub, "q sub topic [queue]", 0 },
 	{ "unsub", cmd_unsub, "q unsub topic queue", 0 },
 	{ "config", cmd_config, "q config queue [key [value]]", 0 },
 };

@@ -37,7 +37,7 @@ function __q_commands
         rm new,done,failed 'Delete messages that are not claimed' \
         pause none 'Stop claiming from a queue' \
         resume none 'Claim from a queue again' \
-        sub queue 'Subscribe a queue to a topic' \
+        sub queue 'Subscribe a queue to a topic, or list its subscribers' \
         unsub subs 'End the subscription of a queue to a topic' \
         config keys 'Show or set per-queue settings'
 end

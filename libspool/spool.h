@@ -339,6 +339,16 @@ int	 spool_subscription(struct spool *sp, const char *name, char *target,
 	    size_t len);
 
 /*
+ * Call fn for every subscription of the queue, in the byte order of their
+ * names, with its name in subs/ and the path it leads to; entries of subs/
+ * that are no symbolic link are skipped.  fn returns 0 to go on, anything
+ * else to stop, which is then returned.  Returns 0 (also when the queue
+ * has no subs/), or -1 with errno (ENOMEM, an I/O error).
+ */
+typedef int spool_sub_fn(void *arg, const char *name, const char *target);
+int	 spool_subscribers(struct spool *sp, spool_sub_fn *fn, void *arg);
+
+/*
  * Remove the subscription subs/name.  Returns 0, or -1 with ENOENT (no
  * such subscription), EINVAL (bad name, or subs/name is not a symlink: it
  * is left alone), or an I/O error.
