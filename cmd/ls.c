@@ -173,7 +173,7 @@ queues(struct ctx *c)
 	if (c->fmt == LONG)
 		printf("%-16s %7s %7s %7s %6s %s\n", "QUEUE", "READY",
 		    "CLAIMED", "FAILED", "OLDEST", "PATH");
-	status = q_listqueues(SPOOL_OPEN_ANYCONFIG, queue, c);
+	status = q_everyqueue(SPOOL_OPEN_ANYCONFIG, Q_NEEDDIR, queue, c);
 	/* an array however many, but none at all when nothing could be read */
 	if (c->fmt == JSON && (c->n > 0 || status == Q_OK))
 		printf("%s]\n", c->n > 0 ? "\n" : "[");

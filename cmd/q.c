@@ -39,6 +39,7 @@ static const struct command {
 	{ "replay", cmd_replay, "q replay [-s since] queue [id ...]", 0 },
 	{ "purge", cmd_purge, "q purge [-s state] [-o age] queue", 0 },
 	{ "rm", cmd_rm, "q rm queue id ...", 0 },
+	{ "drop", cmd_drop, "q drop [-f] queue", 0 },
 	{ "pause", cmd_pause, "q pause queue", 0 },
 	{ "resume", cmd_resume, "q resume queue", 0 },
 	{ "sub", cmd_sub, "q sub topic [queue]", 0 },

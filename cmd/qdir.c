@@ -198,10 +198,13 @@ byname(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-/* Call fn for the queue at qdir/name, or report why it is none. */
+/*
+ * Call fn for the queue at qdir/name, or report why it is none (with
+ * Q_QUIET, say nothing and skip it).
+ */
 static int
-oneunder(const char *qdir, const char *name, int flags, q_queueop *fn,
-    void *arg)
+oneunder(const char *qdir, const char *name, int flags, unsigned how,
+    q_queueop *fn, void *arg)
 {
 	struct spool *sp;
 	char *path;
@@ -209,12 +212,12 @@ oneunder(const char *qdir, const char *name, int flags, q_queueop *fn,
 
 	path = q_join(qdir, name);
 	if ((sp = spool_open(path, flags)) != NULL) {
-		if (spool_config_error(sp) != NULL)
+		if (spool_config_error(sp) != NULL && !(how & Q_QUIET))
 			(void)badconfig(sp, name, path);
 		status = fn(name, sp, arg);
 		spool_close(sp);
-	} else if ((errno != ENOENT && errno != ENOTDIR) ||
-	    (errno == ENOTDIR && q_isqueuedir(path)))
+	} else if (!(how & Q_QUIET) && ((errno != ENOENT && errno != ENOTDIR) ||
+	    (errno == ENOTDIR && q_isqueuedir(path))))
 		status = q_open(path, flags, &sp);
 	free(path);
 	return status;
@@ -223,12 +226,12 @@ oneunder(const char *qdir, const char *name, int flags, q_queueop *fn,
 /*
  * Call fn for every queue under $QDIR, in the byte order of their names,
  * with its name and its open handle.  Entries that are not queues are
- * skipped silently; a queue that cannot be opened is reported.  A missing
- * $QDIR holds no queue, or with needdir is reported.  Returns the first
- * failure.
+ * skipped silently; a queue that cannot be opened is reported (with
+ * Q_QUIET skipped too).  A missing $QDIR holds no queue, or with
+ * Q_NEEDDIR is reported.  Returns the first failure.
  */
-static int
-everyqueue(int flags, int needdir, q_queueop *fn, void *arg)
+int
+q_everyqueue(int flags, unsigned how, q_queueop *fn, void *arg)
 {
 	struct dirent **de;
 	char *qdir;
@@ -236,7 +239,7 @@ everyqueue(int flags, int needdir, q_queueop *fn, void *arg)
 
 	qdir = q_qdir();
 	if ((n = scandir(qdir, &de, visible, byname)) == -1) {
-		if (errno != ENOENT || needdir) {
+		if (errno != ENOENT || (how & Q_NEEDDIR)) {
 			warn("%s", q_vis(qdir));
 			status = q_status(errno);
 		}
@@ -245,7 +248,7 @@ everyqueue(int flags, int needdir, q_queueop *fn, void *arg)
 	}
 	for (i = 0; i < n; i++) {
 		status = q_first_failure(status, oneunder(qdir,
-		    de[i]->d_name, flags, fn, arg));
+		    de[i]->d_name, flags, how, fn, arg));
 		free(de[i]);
 	}
 	free(de);
@@ -256,14 +259,7 @@ everyqueue(int flags, int needdir, q_queueop *fn, void *arg)
 int
 q_allqueues(int flags, q_queueop *fn, void *arg)
 {
-	return everyqueue(flags, 0, fn, arg);
-}
-
-/* q_allqueues(), where a missing $QDIR is an error (66). */
-int
-q_listqueues(int flags, q_queueop *fn, void *arg)
-{
-	return everyqueue(flags, 1, fn, arg);
+	return q_everyqueue(flags, 0, fn, arg);
 }
 
 /* Call fn for each queue named, or for every queue if none is. */

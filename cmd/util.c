@@ -81,6 +81,9 @@ static const struct {
 	{ SPOOL_WHY_NOTSUB, Q_NOINPUT, "not subscribed" },
 	{ SPOOL_WHY_NOTLINK, Q_DATAERR, "not a subscription" },
 	{ SPOOL_WHY_OTHERSUB, Q_DATAERR, "leads to another queue" },
+	{ SPOOL_WHY_HASCLAIMS, Q_TEMPFAIL, "has claimed messages" },
+	{ SPOOL_WHY_HASSUBS, Q_TEMPFAIL, "has subscribers" },
+	{ SPOOL_WHY_NOTOURS, Q_DATAERR, "not made by q, left alone" },
 };
 
 /*

@@ -36,6 +36,7 @@ _q_commands=(
 	'replay  done    -s= --since='
 	'purge   none    -s= --state= -o= --older='
 	'rm      new,done,failed'
+	'drop    none    -f --force'
 	'pause   none'
 	'resume  none'
 	'sub     queue'

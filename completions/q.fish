@@ -35,6 +35,7 @@ function __q_commands
         replay done 'Done messages back to new/' \
         purge none 'Delete messages from done/, failed/ or new/' \
         rm new,done,failed 'Delete messages that are not claimed' \
+        drop none 'Delete a whole queue' \
         pause none 'Stop claiming from a queue' \
         resume none 'Claim from a queue again' \
         sub queue 'Subscribe a queue to a topic, or list its subscribers' \
@@ -309,3 +310,5 @@ complete -c q -n '__q_options replay' -s s -l since -x -d 'Only messages done wi
 
 complete -c q -n '__q_options purge' -s s -l state -x -a 'new done failed' -d 'The state to purge'
 complete -c q -n '__q_options purge' -s o -l older -x -d 'Only messages older than this'
+
+complete -c q -n '__q_options drop' -s f -l force -d 'Even with claims or subscriptions'

@@ -61,7 +61,10 @@ enum spool_why {
 	SPOOL_WHY_NOTSUB,	/* no such subscription (ENOENT) */
 	SPOOL_WHY_NOTLINK,	/* subs/NAME is not a subscription (EINVAL) */
 	SPOOL_WHY_OTHERSUB,	/* subs/NAME leads to another queue (EEXIST) */
-	SPOOL_WHY_NOTMSG	/* not a regular file: no message (EINVAL) */
+	SPOOL_WHY_NOTMSG,	/* not a regular file: no message (EINVAL) */
+	SPOOL_WHY_HASCLAIMS,	/* a queue with claims in cur/ (EBUSY) */
+	SPOOL_WHY_HASSUBS,	/* a queue with subscribers (EBUSY) */
+	SPOOL_WHY_NOTOURS	/* a queue holding what q did not make (ENOTEMPTY) */
 };
 
 /*
@@ -657,6 +660,29 @@ int	 spool_remove(struct spool *sp, const char *ref);
 long long spool_retry_all(struct spool *sp);
 long long spool_replay_since(struct spool *sp, time_t since);
 long long spool_purge(struct spool *sp, enum spool_state st, long long age);
+
+enum spool_drop_flags {
+	SPOOL_DROP_FORCE = 1 << 0	/* even with claims or subscribers */
+};
+
+/*
+ * Delete the queue at path and every message in it, and return how many
+ * messages it deleted (or -1 with errno): the queue directory
+ * is renamed to .q-drop-INODE in its parent (fsynced), so that it is gone
+ * from path in one step, then emptied and removed, the parent fsynced.
+ * Refused, with nothing changed, while cur/ holds claims (EBUSY,
+ * SPOOL_WHY_HASCLAIMS; also when one is made before the rename: the queue
+ * is then renamed back) or subs/ subscriptions (EBUSY, SPOOL_WHY_HASSUBS),
+ * unless SPOOL_DROP_FORCE; always refused when the queue holds anything
+ * q does not make there (ENOTEMPTY, SPOOL_WHY_NOTOURS: its path in the
+ * queue goes to what, len bytes, if what is not NULL).  Also -1 with
+ * ENOENT (SPOOL_WHY_NOQUEUE), ENOTDIR (SPOOL_WHY_NOTQUEUE: not a queue,
+ * or a symbolic link, which is never followed), or an I/O error.  A
+ * failure after the rename leaves the hidden directory, whose name then
+ * goes to what.
+ */
+long long spool_drop(const char *path, unsigned flags, char *what,
+	    size_t len);
 
 /*
  * Pause (on) or resume (!on) claiming: a file named paused in the queue,
