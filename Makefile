@@ -30,14 +30,15 @@ LIBOBJ = libspool/name.o libspool/io.o libspool/queue.o libspool/put.o \
 	libspool/claim.o libspool/move.o libspool/sweep.o libspool/admin.o \
 	libspool/keys.o libspool/topic.o libspool/live.o libspool/find.o \
 	libspool/each.o libspool/arrive.o libspool/cand.o \
-	libspool/config.o libspool/why.o
+	libspool/config.o libspool/why.o libspool/sort.o libspool/drop.o \
+	libspool/subs.o
 LIBPIC = $(LIBOBJ:.o=.pic.o)
 
 CMDOBJ = cmd/q.o cmd/util.o cmd/put.o cmd/take.o cmd/cat.o cmd/ack.o \
 	cmd/release.o cmd/fail.o cmd/touch.o cmd/sweep.o cmd/config.o \
 	cmd/work.o cmd/wait.o cmd/ls.o cmd/stat.o cmd/retry.o \
 	cmd/replay.o cmd/purge.o cmd/rm.o cmd/pause.o cmd/resume.o \
-	cmd/sub.o cmd/unsub.o cmd/job.o cmd/tag.o cmd/qdir.o
+	cmd/sub.o cmd/unsub.o cmd/job.o cmd/tag.o cmd/qdir.o cmd/drop.o
 
 UNIT = tests/unit/test_name tests/unit/test_claim tests/unit/test_backoff
 

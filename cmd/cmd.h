@@ -21,6 +21,7 @@
 int	 cmd_ack(int, char *[]);
 int	 cmd_cat(int, char *[]);
 int	 cmd_config(int, char *[]);
+int	 cmd_drop(int, char *[]);
 int	 cmd_ls(int, char *[]);
 int	 cmd_pause(int, char *[]);
 int	 cmd_purge(int, char *[]);
@@ -86,6 +87,8 @@ int	 q_each(int argc, char *argv[], q_refop *fn, void *arg,
 
 typedef int q_queueop(const char *queue, struct spool *sp, void *arg);
 int	 q_allqueues(int flags, q_queueop *fn, void *arg);
+#define Q_QUIET		(1 << 1)	/* skip what is no queue, say nothing */
+int	 q_everyqueue(int flags, unsigned how, q_queueop *fn, void *arg);
 int	 q_onequeue(const char *queue, int flags, q_queueop *fn, void *arg);
 int	 q_queues(int argc, char *argv[], int flags, q_queueop *fn,
 	    void *arg);

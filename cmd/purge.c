@@ -1,5 +1,5 @@
 /*
- * purge.c - q purge: delete processed or failed messages.
+ * purge.c - q purge: delete ready, processed or failed messages.
  */
 #include <err.h>
 #include <errno.h>
@@ -23,7 +23,8 @@ purge(const char *queue, struct spool *sp, void *arg)
 		warn("%s", queue);
 		return q_status(errno);
 	}
-	q_moved(queue, n, p->state == SPOOL_DONE ? "deleted from done/" :
+	q_moved(queue, n, p->state == SPOOL_NEW ? "deleted from new/" :
+	    p->state == SPOOL_DONE ? "deleted from done/" :
 	    "deleted from failed/");
 	return Q_OK;
 }
@@ -40,17 +41,18 @@ cmd_purge(int argc, char *argv[])
 	struct purge p = { SPOOL_DONE, 0 };
 	int ch, status;
 
-	while ((ch = getopt_long(argc, argv, "+s:o:h", longopts,
+	while ((ch = getopt_long(argc, argv, "s:o:h", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			p.state = q_state(optarg);
-			if (p.state != SPOOL_DONE && p.state != SPOOL_FAILED) {
-				if (p.state != -1)
-					warnx("invalid state: %s (done or "
-					    "failed)", optarg);
+			if (p.state == SPOOL_CUR) {
+				warnx("invalid state: %s (new, done or "
+				    "failed)", optarg);
 				return Q_USAGE;
 			}
+			if (p.state == -1)
+				return Q_USAGE;
 			break;
 		case 'o':
 			if ((status = q_duration("age", optarg, &p.age)))
@@ -64,7 +66,7 @@ cmd_purge(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 1)
-		return q_usage(0);
+	if ((status = q_operands(argc, argv, 1, 1, "queue")) != -1)
+		return status;
 	return q_finish(q_onequeue(argv[0], 0, purge, &p));
 }

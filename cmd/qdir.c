@@ -224,54 +224,90 @@ q_alias(const char *realdir, const char *path)
 	return r;
 }
 
-/*
- * Call fn for every queue under $QDIR, in directory order, with its name
- * and its open handle.  Entries that are not queues, and links to queues
- * listed under their own name, are skipped silently; a queue that cannot
- * be opened is reported, and so is a QDIR that is not there (a typo in a
- * crontab must not pass for an empty spool).  Returns the first failure.
- */
-int
-q_allqueues(int flags, q_queueop *fn, void *arg)
+/* Entries of $QDIR that may be queues: no dot files. */
+static int
+visible(const struct dirent *de)
 {
-	struct dirent *de;
+	return de->d_name[0] != '.';
+}
+
+static int
+byname(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/*
+ * Call fn for the queue at qdir/name, or report why it is none (with
+ * Q_QUIET, say nothing and skip it).  A link to a queue of QDIR (realdir)
+ * is skipped: it is listed under its own name.
+ */
+static int
+oneunder(const char *qdir, const char *realdir, const char *name, int flags,
+    unsigned how, q_queueop *fn, void *arg)
+{
 	struct spool *sp;
-	char *qdir, *realdir, *path;
-	DIR *d;
+	char *path;
 	int status = Q_OK;
 
+	path = q_join(qdir, name);
+	if (q_alias(realdir, path))
+		;
+	else if ((sp = spool_open(path, flags)) != NULL) {
+		if (spool_config_error(sp) != NULL && !(how & Q_QUIET))
+			(void)badconfig(sp, name, path);
+		status = fn(name, sp, arg);
+		spool_close(sp);
+	} else if (!(how & Q_QUIET) && ((errno != ENOENT && errno != ENOTDIR) ||
+	    (errno == ENOTDIR && q_isqueuedir(path))))
+		status = q_open(path, flags, &sp);
+	free(path);
+	return status;
+}
+
+/*
+ * Call fn for every queue under $QDIR, in the byte order of their names,
+ * with its name and its open handle.  Entries that are not queues, and
+ * links to queues listed under their own name, are skipped silently; a
+ * queue that cannot be opened is reported (with Q_QUIET skipped too).  A
+ * QDIR that is not there is reported (a typo in a crontab must not pass
+ * for an empty spool), except with Q_QUIET.  Returns the first failure.
+ */
+int
+q_everyqueue(int flags, unsigned how, q_queueop *fn, void *arg)
+{
+	struct dirent **de;
+	char *qdir, *realdir;
+	int i, n, status = Q_OK;
+
 	qdir = q_qdir();
-	if ((d = opendir(qdir)) == NULL ||
+	if ((n = scandir(qdir, &de, visible, byname)) == -1 ||
 	    (realdir = realpath(qdir, NULL)) == NULL) {
-		status = q_report(SPOOL_WHY_SYSTEM, errno, "no queue directory",
-		    NULL, "%s", q_vis(qdir));
-		if (d != NULL)
-			(void)closedir(d);
+		if (!(how & Q_QUIET))
+			status = q_report(SPOOL_WHY_SYSTEM, errno,
+			    "no queue directory", NULL, "%s", q_vis(qdir));
+		for (i = 0; i < n; i++)
+			free(de[i]);
+		if (n != -1)
+			free(de);
 		free(qdir);
 		return status;
 	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		path = q_join(qdir, de->d_name);
-		if (q_alias(realdir, path))
-			;
-		else if ((sp = spool_open(path, flags)) != NULL) {
-			if (spool_config_error(sp) != NULL)
-				(void)badconfig(sp, de->d_name, path);
-			status = q_first_failure(status,
-			    fn(de->d_name, sp, arg));
-			spool_close(sp);
-		} else if ((errno != ENOENT && errno != ENOTDIR) ||
-		    (errno == ENOTDIR && q_isqueuedir(path)))
-			status = q_first_failure(status, q_open(path, flags,
-			    &sp));
-		free(path);
+	for (i = 0; i < n; i++) {
+		status = q_first_failure(status, oneunder(qdir, realdir,
+		    de[i]->d_name, flags, how, fn, arg));
+		free(de[i]);
 	}
-	(void)closedir(d);
+	free(de);
 	free(realdir);
 	free(qdir);
 	return status;
+}
+
+int
+q_allqueues(int flags, q_queueop *fn, void *arg)
+{
+	return q_everyqueue(flags, 0, fn, arg);
 }
 
 /* Call fn for each queue named, or for every queue if none is. */

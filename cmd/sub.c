@@ -1,15 +1,48 @@
 /*
- * sub.c - q sub: subscribe a queue to a topic.
+ * sub.c - q sub: subscribe a queue to a topic, or list its subscribers.
  */
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
 #include "banned.h"
+
+/*
+ * A subscriber as q sub takes it: its name where the subscription leads
+ * to the queue of that name under $QDIR, otherwise the path it leads to.
+ */
+static int
+subscriber(void *arg, const char *name, const char *target)
+{
+	char *path;
+	int same;
+
+	(void)arg;
+	path = q_queuepath(name);
+	same = strcmp(path, target) == 0;
+	free(path);
+	printf("%s\n", q_vis(same ? name : target));
+	return 0;
+}
+
+static int
+list(const char *topic)
+{
+	struct spool *sp;
+	int status;
+
+	if ((status = q_open(topic, 0, &sp)) != Q_OK)
+		return status;
+	if (spool_subscribers(sp, subscriber, NULL) == -1)
+		status = q_fail(errno, NULL, NULL, "%s: subs", q_vis(topic));
+	spool_close(sp);
+	return q_finish(status);
+}
 
 int
 cmd_sub(int argc, char *argv[])
@@ -22,8 +55,10 @@ cmd_sub(int argc, char *argv[])
 		return status;
 	argc -= optind;
 	argv += optind;
-	if (argc != 2)
-		return q_usage(0);
+	if (argc == 1)
+		return list(argv[0]);
+	if ((status = q_operands(argc, argv, 1, 2, "topic queue")) != -1)
+		return status;
 	/* nothing is created before both names and the link check out */
 	if ((path = q_path(argv[0])) == NULL)
 		return Q_DATAERR;

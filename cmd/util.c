@@ -8,13 +8,12 @@
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
-#include <langinfo.h>
 #include <limits.h>
-#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <vis.h>
@@ -116,6 +115,9 @@ static const struct {
 	{ SPOOL_WHY_NOTSUB, Q_NOINPUT, "not subscribed" },
 	{ SPOOL_WHY_NOTLINK, Q_DATAERR, "not a subscription" },
 	{ SPOOL_WHY_OTHERSUB, Q_DATAERR, "leads to another queue" },
+	{ SPOOL_WHY_HASCLAIMS, Q_TEMPFAIL, "has claimed messages" },
+	{ SPOOL_WHY_HASSUBS, Q_TEMPFAIL, "has subscribers" },
+	{ SPOOL_WHY_NOTOURS, Q_DATAERR, "not made by q, left alone" },
 };
 
 /*
@@ -278,18 +280,29 @@ q_lease(const char *s, long long *secs)
 	return Q_OK;
 }
 
-/* Whether the user's locale is UTF-8; q itself runs in the C locale. */
+/*
+ * Whether the user's locale is UTF-8: the first of LC_ALL, LC_CTYPE and
+ * LANG that is set names a UTF-8 character set ("C.UTF-8", "de_DE.utf8").
+ * Read from the environment, not by setlocale(3), which would load locale
+ * files at every start; q itself runs in the C locale.
+ */
 int q_utf8;
 
 void
 q_locale(void)
 {
-	const char *cs;
+	static const char *const vars[] = { "LC_ALL", "LC_CTYPE", "LANG" };
+	const char *v = NULL, *cs;
+	size_t i, n;
 
-	if (setlocale(LC_CTYPE, "") != NULL && (cs = nl_langinfo(CODESET)) !=
-	    NULL)
-		q_utf8 = strcmp(cs, "UTF-8") == 0;
-	(void)setlocale(LC_CTYPE, "C");
+	for (i = 0; i < 3 && (v == NULL || *v == '\0'); i++)
+		v = getenv(vars[i]);
+	if (v == NULL || (cs = strchr(v, '.')) == NULL)
+		return;
+	cs++;
+	n = strncasecmp(cs, "utf-8", 5) == 0 ? 5 :
+	    strncasecmp(cs, "utf8", 4) == 0 ? 4 : 0;
+	q_utf8 = n > 0 && (cs[n] == '\0' || cs[n] == '@');
 }
 
 /*

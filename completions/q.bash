@@ -30,12 +30,13 @@ _q_commands=(
 	'work    command -f --follow -q --quiet -T --tag -a= --attempts= -j= --jobs= -l= --lease= -n= --max= -t= --timeout='
 	'wait    none    -t= --timeout='
 	'sweep   queues  -n --dry-run -v --verbose'
-	'ls      none    -s= --state= -l --long -0 --null --json'
+	'ls      none    -r --reverse -S= --sort= -s= --state= -l --long -0 --null --json'
 	'stat    queues  --json --prom'
 	'retry   failed  -a --all'
 	'replay  done    -s= --since='
 	'purge   none    -s= --state= -o= --older='
 	'rm      new,done,failed'
+	'drop    none    -f --force'
 	'pause   none'
 	'resume  none'
 	'sub     queue'
@@ -52,7 +53,8 @@ _q_values()
 	case $1:$2 in
 	put:-p | put:--priority) _q_add 0 1 2 3 4 5 6 7 8 9 ;;
 	ls:-s | ls:--state) _q_add new cur 'done' failed ;;
-	purge:-s | purge:--state) _q_add 'done' failed ;;
+	ls:-S | ls:--sort) _q_add id age size none ;;
+	purge:-s | purge:--state) _q_add new 'done' failed ;;
 	esac
 }
 

@@ -29,15 +29,16 @@ function __q_commands
         work command 'Run a command for every message' \
         wait none 'Block until a message is ready' \
         sweep queues 'Expired leases back, stale files removed' \
-        ls none 'List messages' \
+        ls none 'List messages, or the queues' \
         stat queues 'Count messages and bytes per state' \
         retry failed 'Failed messages back to new/' \
         replay done 'Done messages back to new/' \
-        purge none 'Delete messages from done/ or failed/' \
+        purge none 'Delete messages from done/, failed/ or new/' \
         rm new,done,failed 'Delete messages that are not claimed' \
+        drop none 'Delete a whole queue' \
         pause none 'Stop claiming from a queue' \
         resume none 'Claim from a queue again' \
-        sub queue 'Subscribe a queue to a topic' \
+        sub queue 'Subscribe a queue to a topic, or list its subscribers' \
         unsub subs 'End the subscription of a queue to a topic' \
         config keys 'Show or set per-queue settings'
 end
@@ -58,7 +59,7 @@ function __q_argopts
         case wait
             echo -t --timeout
         case ls
-            echo -s --state
+            echo -s --state -S --sort
         case replay
             echo -s --since
         case purge
@@ -295,9 +296,11 @@ complete -c q -n '__q_options wait' -s t -l timeout -x -d 'Give up after this lo
 complete -c q -n '__q_options sweep' -s n -l dry-run -d 'Only report what would be done'
 complete -c q -n '__q_options sweep' -s v -l verbose -d 'Also report foreign files'
 
+complete -c q -n '__q_options ls' -s r -l reverse -d 'Reverse the order'
+complete -c q -n '__q_options ls' -s S -l sort -x -a 'id age size none' -d 'Order of each state'
 complete -c q -n '__q_options ls' -s s -l state -x -a 'new cur done failed' -d 'Only messages in this state'
-complete -c q -n '__q_options ls' -s l -l long -d 'Long listing'
-complete -c q -n '__q_options ls' -s 0 -l null -d 'End each entry with a NUL'
+complete -c q -n '__q_options ls' -s l -l long -d 'Long listing, with a header'
+complete -c q -n '__q_options ls' -s 0 -l null -d 'Tab-separated fields, NUL-terminated records'
 complete -c q -n '__q_options ls' -l json -d 'List as JSON'
 
 complete -c q -n '__q_options stat' -l json -d 'Report as JSON'
@@ -308,5 +311,7 @@ complete -c q -n __q_retry_all -s a -l all -d 'Every failed message'
 
 complete -c q -n '__q_options replay' -s s -l since -x -d 'Only messages done within this long'
 
-complete -c q -n '__q_options purge' -s s -l state -x -a 'done failed' -d 'The state to purge'
+complete -c q -n '__q_options purge' -s s -l state -x -a 'new done failed' -d 'The state to purge'
 complete -c q -n '__q_options purge' -s o -l older -x -d 'Only messages older than this'
+
+complete -c q -n '__q_options drop' -s f -l force -d 'Even with claims or subscriptions'

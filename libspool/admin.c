@@ -11,7 +11,8 @@
  * dropped from the name, RENAME_NOREPLACE as always; a message that moved
  * meanwhile (ENOENT) is somebody else's business.  Deleting is unlinkat of
  * the exact name found, so a message that was claimed meanwhile is not
- * deleted: its name in new/ is gone.  Claimed messages are never deleted.
+ * deleted: its name in new/ is gone (a purge of new/ relies on it).
+ * Claimed messages are never deleted.
  */
 #include <sys/stat.h>
 
@@ -238,7 +239,8 @@ spool_replay_since(struct spool *sp, time_t since)
 long long
 spool_purge(struct spool *sp, enum spool_state st, long long age)
 {
-	if (st != SPOOL_DONE && st != SPOOL_FAILED) {
+	/* never cur/: a claim is somebody's work in progress */
+	if (st != SPOOL_NEW && st != SPOOL_DONE && st != SPOOL_FAILED) {
 		errno = EINVAL;
 		return -1;
 	}

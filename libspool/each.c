@@ -162,6 +162,9 @@ spool_each(struct spool *sp, unsigned mask, unsigned flags,
 	unsigned todo = mask, again;
 	int st, r = 0, tries;
 
+	if (flags & (SPOOL_EACH_BYID | SPOOL_EACH_BYSIZE))
+		return spool__each_sorted(sp, mask, flags, fn, arg);
+
 	for (tries = 0; todo != 0 && r == 0; tries++) {
 		for (st = SPOOL_NEW; st < SPOOL_NSTATES && r == 0; st++) {
 			if (!(todo & (1U << st)))

@@ -145,6 +145,10 @@ time_t	 spool__now(void);
 long long spool__mtime_ns(int fd);
 long long spool__real_ns(void);
 
+/* sort.c: spool_each() in an order. */
+int	 spool__each_sorted(struct spool *sp, unsigned mask, unsigned flags,
+	    spool_each_fn *fn, void *arg);
+
 /* arrive.c: the watch of new/. */
 int	 spool__watch(struct spool *sp);
 void	 spool__hear(struct spool *sp, time_t now);

@@ -61,7 +61,10 @@ enum spool_why {
 	SPOOL_WHY_NOTSUB,	/* no such subscription (ENOENT) */
 	SPOOL_WHY_NOTLINK,	/* subs/NAME is not a subscription (EINVAL) */
 	SPOOL_WHY_OTHERSUB,	/* subs/NAME leads to another queue (EEXIST) */
-	SPOOL_WHY_NOTMSG	/* not a regular file: no message (EINVAL) */
+	SPOOL_WHY_NOTMSG,	/* not a regular file: no message (EINVAL) */
+	SPOOL_WHY_HASCLAIMS,	/* a queue with claims in cur/ (EBUSY) */
+	SPOOL_WHY_HASSUBS,	/* a queue with subscribers (EBUSY) */
+	SPOOL_WHY_NOTOURS	/* a queue holding what q did not make (ENOTEMPTY) */
 };
 
 /*
@@ -340,6 +343,16 @@ int	 spool_subscription(struct spool *sp, const char *name, char *target,
 	    size_t len);
 
 /*
+ * Call fn for every subscription of the queue, in the byte order of their
+ * names, with its name in subs/ and the path it leads to; entries of subs/
+ * that are no symbolic link are skipped.  fn returns 0 to go on, anything
+ * else to stop, which is then returned.  Returns 0 (also when the queue
+ * has no subs/), or -1 with errno (ENOMEM, an I/O error).
+ */
+typedef int spool_sub_fn(void *arg, const char *name, const char *target);
+int	 spool_subscribers(struct spool *sp, spool_sub_fn *fn, void *arg);
+
+/*
  * Remove the subscription subs/name.  Returns 0, or -1 with ENOENT (no
  * such subscription), EINVAL (bad name, or subs/name is not a symlink: it
  * is left alone), or an I/O error.
@@ -559,7 +572,10 @@ int	 spool_sweep(struct spool *sp, unsigned flags, spool_report_fn *report,
 
 enum spool_each_flags {
 	SPOOL_EACH_STAT = 1 << 0,	/* fill spool_entry.st (lstat) */
-	SPOOL_EACH_ONCE = 1 << 1	/* each message once, none missed */
+	SPOOL_EACH_ONCE = 1 << 1,	/* each message once, none missed */
+	SPOOL_EACH_BYID = 1 << 2,	/* in ID order within each state */
+	SPOOL_EACH_BYSIZE = 1 << 3,	/* by size, then ID, in each state */
+	SPOOL_EACH_REVERSE = 1 << 4	/* the order reversed (each state) */
 };
 
 struct spool_entry {
@@ -573,7 +589,13 @@ struct spool_entry {
 /*
  * Call fn for every entry of the state directories in mask (1 << st),
  * state by state in directory order, never sorting, never opening a file:
- * memory stays bounded whatever the queue's size.  Dot files are skipped;
+ * memory stays bounded whatever the queue's size.  With SPOOL_EACH_BYID or
+ * SPOOL_EACH_BYSIZE every entry is read first and then passed on state by
+ * state in that order (messages first, then foreign entries by name; with
+ * SPOOL_EACH_REVERSE each of the two the other way round): that costs
+ * about 64 bytes plus the name a listed entry, ENOMEM if it cannot be had,
+ * and sb then holds only st_size, st_mode, st_mtim and st_ctim (lstat is
+ * implied).  Dot files are skipped;
  * foreign entries are passed with foreign set.  fn returns 0 to go on, or
  * anything else to stop, which spool_each() then returns.  Returns 0, or
  * -1 with errno if a directory cannot be read.
@@ -632,8 +654,10 @@ int	 spool_remove(struct spool *sp, const char *ref);
  * spool_retry_all: every failed/ message back to new/.
  * spool_replay_since: every done/ message acknowledged at or after since
  * (Unix time, by the mtime q set as it moved them there) back to new/.
- * spool_purge: delete every message of st (SPOOL_DONE or SPOOL_FAILED) that
- * has been there at least age seconds.
+ * spool_purge: delete every message of st (SPOOL_NEW, SPOOL_DONE or
+ * SPOOL_FAILED, never SPOOL_CUR) that has been there at least age seconds
+ * (by its mtime); a message claimed meanwhile is not deleted (its name in
+ * new/ is gone).
  * Each returns the number of messages acted on, or -1 with errno (EINVAL
  * for another state); a message moved by somebody else meanwhile is
  * skipped, not an error.
@@ -641,6 +665,29 @@ int	 spool_remove(struct spool *sp, const char *ref);
 long long spool_retry_all(struct spool *sp);
 long long spool_replay_since(struct spool *sp, time_t since);
 long long spool_purge(struct spool *sp, enum spool_state st, long long age);
+
+enum spool_drop_flags {
+	SPOOL_DROP_FORCE = 1 << 0	/* even with claims or subscribers */
+};
+
+/*
+ * Delete the queue at path and every message in it, and return how many
+ * messages it deleted (or -1 with errno): the queue directory
+ * is renamed to .q-drop-INODE in its parent (fsynced), so that it is gone
+ * from path in one step, then emptied and removed, the parent fsynced.
+ * Refused, with nothing changed, while cur/ holds claims (EBUSY,
+ * SPOOL_WHY_HASCLAIMS; also when one is made before the rename: the queue
+ * is then renamed back) or subs/ subscriptions (EBUSY, SPOOL_WHY_HASSUBS),
+ * unless SPOOL_DROP_FORCE; always refused when the queue holds anything
+ * q does not make there (ENOTEMPTY, SPOOL_WHY_NOTOURS: its path in the
+ * queue goes to what, len bytes, if what is not NULL).  Also -1 with
+ * ENOENT (SPOOL_WHY_NOQUEUE), ENOTDIR (SPOOL_WHY_NOTQUEUE: not a queue,
+ * or a symbolic link, which is never followed), or an I/O error.  A
+ * failure after the rename leaves the hidden directory, whose name then
+ * goes to what.
+ */
+long long spool_drop(const char *path, unsigned flags, char *what,
+	    size_t len);
 
 /*
  * Pause (on) or resume (!on) claiming: a file named paused in the queue,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# q ls: one line (or record) per file in new/, cur/, done/ and failed/.
+# q ls: one line (or record) per file in new/, cur/, done/ and failed/,
+# each state in ID order or another; without a queue, one per queue.
 
 load helper
 
@@ -99,7 +100,7 @@ mixed() {
 	mv "$cur/$c" "$cur/$c,w=4242@worker2"
 	dir=$(realpath "$(qpath jobs)")
 	run --separate-stderr -0 q ls -l jobs
-	assert_equal "${#lines[@]}" 2
+	assert_equal "${#lines[@]}" 3
 	assert_line --regexp "^$(re "${t%,a=*}") +cur +p=5 a=1 .* w=4242@worker2 $(re "$dir/cur/$c,w=4242@worker2")\$"
 	assert_line --regexp "^$(re "$n") +new +p=5 a=0 .* $(re "$dir/new/$n")\$"
 }
@@ -156,7 +157,7 @@ mixed() {
 	assert_line --regexp '^a\\tb +done +foreign 1$'
 	assert_line --regexp '^\\[^ ]*31mred +new +foreign 2$'
 	run --separate-stderr -0 q ls -l jobs
-	assert_equal "${#lines[@]}" 4
+	assert_equal "${#lines[@]}" 5
 	[[ $output != *$'\e'* ]] || fail "raw ESC in output of -l"
 	[[ $output != *$'\t'* ]] || fail "raw tab in output of -l"
 }
@@ -219,7 +220,9 @@ mixed() {
 	q put -m x jobs >/dev/null
 	run --separate-stderr -64 q ls -l --json jobs
 	assert_output ""
-	assert_equal "$stderr" "usage: q ls [-s state] [-l] [-0] [--json] queue"
+	assert_equal "$stderr" "usage: q ls [-r] [-S key] [-s state] [-l | -0 | --json] [queue]"
+	run --separate-stderr -64 q ls -0 -l jobs
+	run --separate-stderr -64 q ls jobs jobs
 }
 
 @test "ls of an empty queue prints nothing" {
@@ -242,7 +245,7 @@ mixed() {
 	queue="$BATS_TEST_TMPDIR/two"$'\n'"lines"$'\e[31m'"red"
 	q put -m x "$queue" >/dev/null
 	run --separate-stderr -0 q ls -l "$queue"
-	assert_equal "${#lines[@]}" 1
+	assert_equal "${#lines[@]}" 2
 	[[ $output != *$'\e'* ]] || fail "raw ESC in output of -l"
 	assert_output --regexp '/two\\nlines.*31mred/new/[0-9]{10}\.'
 }
@@ -297,4 +300,233 @@ claim_500() {
 	wait "$churn" 2>/dev/null || :
 	printf '%s\n' "${bad[@]}"
 	assert_equal "${#bad[@]}" 0
+}
+
+# Messages planted with the enqueue times and sizes given as SEC:SIZE,
+# each in state $1 of queue jobs; prints their names in that order.
+plant() {
+	local st=$1 spec i=0
+	shift
+	mkdir -p "$(qpath jobs)"
+	[ -d "$(qpath jobs)/new" ] || q put -m x jobs >/dev/null
+	for spec; do
+		i=$((i + 1))
+		name="${spec%%:*}.000000.1_$i.h"
+		[ "$st" = cur ] && name="$name,a=1,l=$(($(date +%s) + 3600))"
+		[ "$st" = failed ] && name="$name,a=1"
+		head -c "${spec##*:}" /dev/zero >"$(qpath jobs)/$st/$name"
+		printf '%s\n' "$name"
+	done
+}
+
+# The first column of each line of the output of q ls $@ (or its stdin).
+ids() {
+	q ls "$@" | awk '{ print $1 }'
+}
+
+@test "ls lists each state in ID order, new/ then cur/, done/, failed/" {
+	q put -m x jobs >/dev/null
+	q rm jobs "$(names jobs new)"
+	plant failed 1700000009:1 1700000001:1 >/dev/null
+	plant new 1700000005:1 1700000002:1 1700000007:1 >/dev/null
+	plant cur 1700000008:1 1700000003:1 >/dev/null
+	run -0 ids jobs
+	assert_output "$(printf '%s\n' 1700000002.000000.1_2.h \
+		1700000005.000000.1_1.h 1700000007.000000.1_3.h \
+		1700000003.000000.1_2.h 1700000008.000000.1_1.h \
+		1700000001.000000.1_2.h 1700000009.000000.1_1.h)"
+	run -0 ids --sort=id jobs
+	assert_equal "${lines[0]}" 1700000002.000000.1_2.h
+}
+
+@test "ls -S age lists the youngest first, -S size the smallest, -r reverses" {
+	q put -m x jobs >/dev/null
+	q rm jobs "$(names jobs new)"
+	plant new 1700000005:30 1700000002:10 1700000007:20 1700000001:20 \
+		>/dev/null
+	run -0 ids -S age jobs
+	assert_output "$(printf '%s\n' 1700000007.000000.1_3.h \
+		1700000005.000000.1_1.h 1700000002.000000.1_2.h \
+		1700000001.000000.1_4.h)"
+	run -0 ids -r -S age jobs
+	assert_output "$(printf '%s\n' 1700000001.000000.1_4.h \
+		1700000002.000000.1_2.h 1700000005.000000.1_1.h \
+		1700000007.000000.1_3.h)"
+	run -0 ids -r jobs
+	assert_output "$(q ls -S age jobs | awk '{ print $1 }')"
+	# by size, then by ID
+	run -0 ids --sort=size jobs
+	assert_output "$(printf '%s\n' 1700000002.000000.1_2.h \
+		1700000001.000000.1_4.h 1700000007.000000.1_3.h \
+		1700000005.000000.1_1.h)"
+	run -0 ids --reverse -S size jobs
+	assert_output "$(printf '%s\n' 1700000005.000000.1_1.h \
+		1700000007.000000.1_3.h 1700000001.000000.1_4.h \
+		1700000002.000000.1_2.h)"
+}
+
+@test "ls puts the foreign files of a state after its messages, by name" {
+	q put -m x jobs >/dev/null
+	q rm jobs "$(names jobs new)"
+	plant new 1700000005:1 1700000002:1 >/dev/null
+	dir=$(qpath jobs)/new
+	printf 'x' >"$dir/zz"
+	printf 'x' >"$dir/README"
+	printf 'x' >"$dir/1600000000.000000.1_1.h,l=1"
+	run -0 ids jobs
+	assert_output "$(printf '%s\n' 1700000002.000000.1_2.h \
+		1700000005.000000.1_1.h 1600000000.000000.1_1.h,l=1 README zz)"
+	run -0 ids -S size -r jobs
+	assert_output "$(printf '%s\n' 1700000005.000000.1_1.h \
+		1700000002.000000.1_2.h zz README 1600000000.000000.1_1.h,l=1)"
+}
+
+@test "ls -S none lists the same entries unsorted; -r needs an order" {
+	seq 50 | q put -l jobs >/dev/null
+	q take jobs >/dev/null
+	run -0 ids -S none jobs
+	assert_equal "${#lines[@]}" 50
+	assert_equal "$(printf '%s\n' "${lines[@]}" | LC_ALL=C sort)" \
+		"$(q ls jobs | awk '{ print $1 }' | LC_ALL=C sort)"
+	run --separate-stderr -64 q ls -r -S none jobs
+	assert_output ""
+	assert_equal "$stderr" "usage: q ls [-r] [-S key] [-s state] [-l | -0 | --json] [queue]"
+}
+
+@test "ls -S with an unknown key is 64 and names the keys" {
+	q put -m x jobs >/dev/null
+	run --separate-stderr -64 q ls -S name jobs
+	assert_output ""
+	assert_equal "$stderr" "q ls: invalid sort key: name (id, age, size or none)"
+}
+
+@test "ls -l starts with a header line; -0, --json and plain ls have none" {
+	putn jobs 2
+	run --separate-stderr -0 q ls -l jobs
+	assert_equal "${#lines[@]}" 3
+	assert_line --index 0 --regexp '^ID +STATE +PRI +ATT +AGE +WHEN +SIZE +PATH$'
+	run --separate-stderr -0 q ls jobs
+	assert_equal "${#lines[@]}" 2
+	refute_line --partial STATE
+	run -0 jq -c .state < <(q ls --json jobs)
+	assert_output "$(printf '"new"\n"new"')"
+	run -0 bash -c 'q ls -0 jobs | tr "\0" "\n"'
+	assert_equal "${#lines[@]}" 2
+	refute_line --partial STATE
+	# an empty queue: the header alone
+	q purge -s new jobs 2>/dev/null
+	run --separate-stderr -0 q ls -l jobs
+	assert_output --regexp '^ID +STATE'
+	assert_equal "${#lines[@]}" 1
+}
+
+@test "ls -0 separates fields by tabs and puts the raw name last" {
+	mixed
+	dir=$(qpath jobs)
+	printf 'xy' >"$dir/done/a"$'\t'"b"$'\n'"c"
+	n_name=$(fullname jobs new "$n")
+	c_name=$(fullname jobs cur "$c")
+	l_name=$(fullname jobs new "$l")
+	q ls -0 jobs >"$BATS_TEST_TMPDIR/out"
+	assert_equal "$(tr -cd '\0' <"$BATS_TEST_TMPDIR/out" | wc -c)" 6
+	recs=()
+	while IFS=$'\t' read -r -d '' st prio tries put due size name; do
+		recs+=("$st|$prio|$tries|$put|$due|$size|$name")
+	done <"$BATS_TEST_TMPDIR/out"
+	assert_equal "${#recs[@]}" 6
+	run printf '%s\n' "${recs[@]}"
+	assert_line --regexp "^new\|5\|0\|[0-9]{10}\|-\|6\|$(re "$n_name")\$"
+	assert_line --regexp "^new\|2\|0\|[0-9]{10}\|[0-9]{10}\|6\|$(re "$l_name")\$"
+	assert_line --regexp "^cur\|1\|1\|[0-9]{10}\|[0-9]{10}\|8\|$(re "$c_name")\$"
+	assert_line --regexp "^done\|5\|1\|[0-9]{10}\|-\|5\|$(re "$d"),a=1\$"
+	assert_line --regexp "^failed\|5\|1\|[0-9]{10}\|-\|7\|$(re "$f"),a=1\$"
+	# the foreign name arrives whole, tab and newline included
+	[ "${recs[4]}" = "done|-|-|-|-|2|a"$'\t'"b"$'\n'"c" ] ||
+		fail "foreign record: ${recs[4]}"
+	# the lease and due times are the ones in the names
+	[[ ${recs[2]} == *"|${c_name##*,l=}|8|"* ]] || fail "lease: ${recs[2]}"
+	[[ ${recs[1]} == *"|${l_name##*,d=}|6|"* ]] || fail "due: ${recs[1]}"
+}
+
+# Queues under $QDIR: jobs (2 ready, 1 claimed, 1 failed, 1 delayed),
+# mail (empty, paused), and things that are no queue.
+queues() {
+	putn jobs 4
+	q put -d 1h -m later jobs >/dev/null
+	q take jobs >/dev/null
+	q fail jobs "$(q take jobs)"
+	q put -m x mail >/dev/null
+	q purge -s new mail 2>/dev/null
+	q pause mail
+	mkdir "$QDIR/not-a-queue" "$QDIR/.hidden"
+	printf 'x\n' >"$QDIR/stray-file"
+}
+
+@test "ls without a queue lists the queues: ready, claimed, failed, oldest ready" {
+	queues
+	run --separate-stderr -0 q ls
+	assert_equal "$stderr" ""
+	assert_equal "${#lines[@]}" 2
+	assert_line --index 0 --regexp '^jobs +2 +1 +1 +[0-9]+s$'
+	assert_line --index 1 --regexp '^mail +0 +0 +0 +- paused$'
+}
+
+@test "ls -l without a queue adds a header and each queue's path" {
+	queues
+	run --separate-stderr -0 q ls -l
+	assert_equal "${#lines[@]}" 3
+	assert_line --index 0 --regexp '^QUEUE +READY +CLAIMED +FAILED +OLDEST +PATH$'
+	assert_line --index 1 --regexp "^jobs +2 +1 +1 +[0-9]+s $(re "$(realpath "$QDIR/jobs")")\$"
+	assert_line --index 2 --regexp "^mail +0 +0 +0 +- $(re "$(realpath "$QDIR/mail")") paused\$"
+}
+
+@test "ls --json without a queue prints one JSON array of the queues" {
+	queues
+	q ls --json >"$BATS_TEST_TMPDIR/out"
+	run -0 jq -c 'map([.queue, .ready, .delayed, .claimed, .failed,
+	    .done, .paused, (.oldest_ready | type)])' "$BATS_TEST_TMPDIR/out"
+	assert_output '[["jobs",2,1,1,1,0,false,"number"],["mail",0,0,0,0,0,true,"null"]]'
+	run -0 jq -r '.[0].path' "$BATS_TEST_TMPDIR/out"
+	assert_output "$(realpath "$QDIR/jobs")"
+	rm -r "$QDIR"/*
+	run --separate-stderr -0 q ls --json
+	assert_output "[]"
+}
+
+@test "ls -0 without a queue: tab-separated counts, the raw name last" {
+	queues
+	q put -m x "$QDIR/we"$'\t'"ird" >/dev/null
+	q ls -0 >"$BATS_TEST_TMPDIR/out"
+	recs=()
+	while IFS=$'\t' read -r -d '' ready claimed failed oldest name; do
+		recs+=("$ready|$claimed|$failed|$oldest|$name")
+	done <"$BATS_TEST_TMPDIR/out"
+	assert_equal "${#recs[@]}" 3
+	[[ ${recs[0]} =~ ^2\|1\|1\|[0-9]+\|jobs$ ]] || fail "jobs: ${recs[0]}"
+	assert_equal "${recs[1]}" "0|0|0|-|mail"
+	assert_equal "${recs[2]}" "1|0|0|0|we"$'\t'"ird"
+}
+
+@test "ls without a queue and an empty QDIR prints nothing" {
+	mkdir -p "$QDIR"
+	run --separate-stderr -0 q ls
+	assert_output ""
+	assert_equal "$stderr" ""
+}
+
+@test "ls without a queue and a missing QDIR is 66 and names it" {
+	run --separate-stderr -66 q ls
+	assert_output ""
+	assert_equal "$stderr" "q ls: $QDIR: No such file or directory"
+	assert_not_exist "$QDIR"
+	run --separate-stderr -66 q ls --json
+	assert_output ""
+}
+
+@test "ls -s, -S or -r without a queue is 64" {
+	queues
+	run --separate-stderr -64 q ls -s new
+	assert_output ""
+	run --separate-stderr -64 q ls -S size
+	run --separate-stderr -64 q ls -r
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# q purge: delete done/ (default) or failed/ messages, optionally only old ones.
+# q purge: delete done/ (default), failed/ or new/ messages, optionally only
+# old ones; never cur/.
 
 load helper
 
@@ -102,14 +103,14 @@ README"
 	assert_equal "$(snapshot jobs)" "$before"
 }
 
-@test "purge -s of a state other than done or failed is 64 and deletes nothing" {
+@test "purge -s cur, or an unknown state, is 64 and deletes nothing" {
 	filled
 	before=$(snapshot jobs)
-	run --separate-stderr -64 q purge -s new jobs
-	assert_output ""
-	assert_equal "$stderr" "q purge: invalid state: new (done or failed)"
 	run --separate-stderr -64 q purge -s cur jobs
-	assert_equal "$stderr" "q purge: invalid state: cur (done or failed)"
+	assert_output ""
+	assert_equal "$stderr" "q purge: invalid state: cur (new, done or failed)"
+	run --separate-stderr -64 q purge --state=cur jobs
+	assert_equal "$stderr" "q purge: invalid state: cur (new, done or failed)"
 	run --separate-stderr -64 q purge -s x jobs
 	assert_equal "$stderr" "q purge: invalid state: x"
 	assert_equal "$(snapshot jobs)" "$before"
@@ -143,4 +144,67 @@ README"
 	run --separate-stderr -66 q purge -s failed -o 1h nope
 	assert_equal "$stderr" "q purge: nope: no such queue"
 	assert_not_exist "$QDIR/nope"
+}
+
+@test "purge -s new deletes ready and delayed messages, never a claim" {
+	filled
+	q put -d 1h -m later jobs >/dev/null
+	before=$(others new)
+	run --separate-stderr -0 q purge -s new jobs
+	assert_output ""
+	assert_equal "$stderr" "q purge: jobs: 2 messages deleted from new/"
+	assert_equal "$(count jobs new)" 0
+	assert_equal "$(others new)" "$before"
+	assert_equal "$(count jobs cur)" 1
+	assert_equal "$(count jobs done)" 2
+	assert_equal "$(count jobs failed)" 2
+	# the claim is still worked as usual
+	run -0 q ack jobs "$c"
+}
+
+@test "purge -s new -o 1h keeps messages put within the hour" {
+	filled
+	before=$(snapshot jobs)
+	run --separate-stderr -0 q purge -s new -o 1h jobs
+	assert_equal "$stderr" "q purge: jobs: 0 messages deleted from new/"
+	assert_equal "$(snapshot jobs)" "$before"
+}
+
+@test "purge -s new -o deletes the messages waiting longer than the age" {
+	require_faketime
+	filled
+	run --separate-stderr -0 faketime -f +30m q purge -s new -o 1h jobs
+	assert_equal "$(names jobs new)" "$r"
+	run --separate-stderr -0 faketime -f +2h q purge -s new -o 1h jobs
+	assert_equal "$(count jobs new)" 0
+	assert_equal "$(count jobs cur)" 1
+}
+
+@test "purge -s new leaves foreign files in new/ alone" {
+	filled
+	dir=$(qpath jobs)
+	printf 'x\n' >"$dir/new/README"
+	mkfifo "$dir/new/1764491333.123456.1_1.h"
+	run --separate-stderr -0 timeout 10 q purge -s new jobs
+	assert_equal "$(names jobs new)" "1764491333.123456.1_1.h
+README"
+}
+
+@test "a message claimed while purge -s new runs stays in cur/" {
+	seq 400 | q put -l jobs >/dev/null
+	# claim while the purge deletes; every claim that succeeded must hold
+	(for ((i = 0; i < 200; i++)); do
+		q take -l 1h jobs 2>/dev/null || break
+	done >"$BATS_TEST_TMPDIR/toks") 3>&- &
+	taker=$!
+	run --separate-stderr -0 q purge -s new jobs
+	wait "$taker" || :
+	claimed=$(wc -l <"$BATS_TEST_TMPDIR/toks")
+	assert_equal "$(count jobs cur)" "$claimed"
+	while read -r tok; do
+		run -0 q cat jobs "$tok"
+	done <"$BATS_TEST_TMPDIR/toks"
+	# nothing was lost but what the purge says it deleted
+	deleted=$(sed -n 's/^q purge: jobs: \([0-9]*\) messages* deleted from new\/$/\1/p' <<<"$stderr")
+	assert_equal "$((deleted + claimed + $(count jobs new)))" 400
 }

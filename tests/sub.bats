@@ -96,8 +96,8 @@ statedirs() {
 	assert_not_exist "$(qpath appA)"
 }
 
-@test "sub needs exactly a topic and a queue" {
-	run --separate-stderr q sub events
+@test "sub takes a topic and at most one queue" {
+	run --separate-stderr q sub
 	assert_equal "$status" 64
 	assert_output ""
 	run --separate-stderr q sub events appA appB
@@ -324,4 +324,51 @@ statedirs() {
 	# the copy is an ordinary message of that queue
 	run --separate-stderr -0 q take "$far"
 	[[ $output == "$id",* ]] || fail "took '$output', expected $id"
+}
+
+@test "sub TOPIC lists the subscribers, by name, as sub takes them" {
+	q sub events appB
+	q sub events appA
+	q sub events "$BATS_TEST_TMPDIR/far/appC"
+	run --separate-stderr -0 q sub events
+	assert_equal "$stderr" ""
+	assert_equal "$output" "$(printf '%s\n' appA appB \
+		"$(realpath "$BATS_TEST_TMPDIR/far/appC")")"
+	# each line given back to sub changes nothing, to unsub ends it
+	before=$(ls -l "$(qpath events)/subs")
+	for s in "${lines[@]}"; do
+		run -0 q sub events "$s"
+	done
+	assert_equal "$(ls -l "$(qpath events)/subs")" "$before"
+	run -0 q unsub events "$(realpath "$BATS_TEST_TMPDIR/far/appC")"
+	run -0 q sub events
+	assert_output "$(printf '%s\n' appA appB)"
+}
+
+@test "sub TOPIC with no subscribers prints nothing, 0; a missing topic is 66" {
+	q put -m x plain >/dev/null
+	run --separate-stderr -0 q sub plain
+	assert_output ""
+	assert_equal "$stderr" ""
+	assert_not_exist "$(qpath plain)/subs"
+	q sub events appA
+	q unsub events appA
+	run --separate-stderr -0 q sub events
+	assert_output ""
+	run --separate-stderr -66 q sub nosuch
+	assert_output ""
+	assert_equal "$stderr" "q sub: nosuch: no such queue"
+	assert_not_exist "$(qpath nosuch)"
+}
+
+@test "sub TOPIC skips what is no subscription and escapes odd names" {
+	q sub events appA
+	subs="$(qpath events)/subs"
+	mkdir "$subs/dir"
+	printf 'x' >"$subs/file"
+	ln -s "$BATS_TEST_TMPDIR/gone"$'\n'"x" "$subs/odd"
+	run --separate-stderr -0 q sub events
+	assert_equal "${#lines[@]}" 2
+	assert_line --index 0 appA
+	assert_line --index 1 "$BATS_TEST_TMPDIR/gone\\nx"
 }
