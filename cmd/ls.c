@@ -38,7 +38,10 @@ json(const struct ctx *c, const struct spool_entry *e)
 		printf(",\"id\":\"%.*s\",\"priority\":%d,\"attempts\":%u,"
 		    "\"enqueued\":%lld,\"age\":%lld", (int)n->idlen, n->name,
 		    n->prio, n->attempts, (long long)n->sec,
-		    (long long)(c->now - n->sec));
+		    n->sec > c->now ? 0LL : (long long)(c->now - n->sec));
+		/* put by a host whose clock is ahead: by how much */
+		if (n->sec > c->now)
+			printf(",\"skew\":%lld", (long long)(n->sec - c->now));
 		if (n->attrs & SPOOL_ATTR_DUE)
 			printf(",\"due\":%lld", (long long)n->due);
 		if (n->attrs & SPOOL_ATTR_LEASE)
@@ -92,7 +95,9 @@ show(void *arg, const struct spool_entry *e)
 		return 0;
 	}
 	snprintf(id, sizeof(id), "%.*s", (int)n->idlen, n->name);
-	q_human(c->now - n->sec, age, sizeof(age));
+	q_human(c->now - n->sec, age, sizeof(age));	/* 0 if ahead, */
+	if (n->sec > c->now)				/* flagged */
+		strlcat(age, "!", sizeof(age));
 	if (e->state == SPOOL_NEW && (n->attrs & SPOOL_ATTR_DUE) &&
 	    n->due > c->now) {
 		when[0] = '+';

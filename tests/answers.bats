@@ -178,3 +178,19 @@ due() {
 	run --separate-stderr -0 q stat other
 	refute_line --partial skewed
 }
+
+@test "ls: one rule for a clock ahead: age 0 in text and JSON, and flagged" {
+	id=$(q put -m x jobs)
+	ahead=$(($(date +%s) + 3600))
+	mv "$(qpath jobs)/new/$id" "$(qpath jobs)/new/$ahead.${id#*.}"
+	run --separate-stderr -0 q ls jobs
+	assert_output --regexp "^$ahead\\.[^ ]+ +new +p=5 a=0 +0s! "
+	run --separate-stderr -0 q ls --json jobs
+	assert_equal "$(jq -c '[.age, .skew]' <<<"$output")" "[0,3600]"
+	# in step: no flag, no skew member
+	q put -m y other >/dev/null
+	run --separate-stderr -0 q ls --json other
+	assert_equal "$(jq -c '.skew' <<<"$output")" null
+	run --separate-stderr -0 q ls other
+	refute_output --partial '!'
+}
