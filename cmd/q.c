@@ -21,7 +21,8 @@ static const struct command {
 	int		 flags;
 } commands[] = {
 	{ "put", cmd_put, "q put [-d delay] [-p prio] [-k key] [-l | -0] "
-	    "[-m text]... [--no-sync] queue [file ...]", 0 },
+	    "[-m text]... [--no-sync] [--group n] [--linger ms] queue "
+	    "[file ...]", 0 },
 	{ "take", cmd_take, "q take [-l lease] [-w wait] queue", 0 },
 	{ "cat", cmd_cat, "q cat queue id ...", 0 },
 	{ "ack", cmd_ack, "q ack queue id ...", 0 },

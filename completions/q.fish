@@ -274,6 +274,8 @@ complete -c q -n '__q_options put' -s l -l lines -d 'One message per line'
 complete -c q -n '__q_options put' -s 0 -l null -d 'One message per NUL-terminated record'
 complete -c q -n '__q_options put' -s m -l message -x -d 'Enqueue a text as a message'
 complete -c q -n '__q_options put' -l no-sync -d 'Do not wait for stable storage'
+complete -c q -n '__q_options put' -l group -x -d 'Records committed together (-l, -0)'
+complete -c q -n '__q_options put' -l linger -x -d 'Milliseconds a group may wait (-l, -0)'
 
 complete -c q -n '__q_options take' -s l -l lease -x -d 'Lease of the claim'
 complete -c q -n '__q_options take' -s w -l wait -x -d 'Wait this long for a message'
