@@ -1,6 +1,6 @@
 # q - a command-line spool queue.  See README.md.
 
-VERSION = 0.1.0
+VERSION = 0.2.0
 
 PREFIX = /usr/local
 BINDIR = $(PREFIX)/bin
@@ -45,7 +45,7 @@ UNIT = tests/unit/test_name tests/unit/test_claim tests/unit/test_backoff
 # every name libspool(3) documents gets a link to it: man spool_claim
 MANLINKS = `sed -n 's/^\.Nm \(spool_[a-z_]*\).*/\1/p' man/libspool.3`
 
-all: q libspool.a libspool.so.0
+all: q libspool.a libspool.so.1
 
 .SUFFIXES: .c .o .pic.o
 
@@ -61,10 +61,10 @@ libspool.a: $(LIBOBJ)
 	rm -f $@
 	ar rcs $@ $(LIBOBJ)
 
-libspool.so.0: $(LIBPIC)
-	$(CC) -shared -Wl,-soname,libspool.so.0 $(CFLAGS) $(LDFLAGS) \
+libspool.so.1: $(LIBPIC)
+	$(CC) -shared -Wl,-soname,libspool.so.1 $(CFLAGS) $(LDFLAGS) \
 		-o $@ $(LIBPIC) $(BSD_LIBS)
-	ln -sf libspool.so.0 libspool.so
+	ln -sf libspool.so.1 libspool.so
 
 # q is linked statically: it runs once per message, and every dynamic
 # library costs start-up time (STATIC= links libbsd and libc dynamically;
@@ -144,8 +144,8 @@ install: all libspool.pc
 		$(DESTDIR)$(FISHCOMPDIR)
 	install -m 755 q $(DESTDIR)$(BINDIR)/q
 	install -m 644 libspool.a $(DESTDIR)$(LIBDIR)/libspool.a
-	install -m 755 libspool.so.0 $(DESTDIR)$(LIBDIR)/libspool.so.0
-	ln -sf libspool.so.0 $(DESTDIR)$(LIBDIR)/libspool.so
+	install -m 755 libspool.so.1 $(DESTDIR)$(LIBDIR)/libspool.so.1
+	ln -sf libspool.so.1 $(DESTDIR)$(LIBDIR)/libspool.so
 	install -m 644 libspool/spool.h $(DESTDIR)$(INCDIR)/spool.h
 	install -m 644 libspool.pc $(DESTDIR)$(PKGCONFIGDIR)/libspool.pc
 	install -m 644 man/q.1 $(DESTDIR)$(MANDIR)/man1/q.1
@@ -162,14 +162,14 @@ install: all libspool.pc
 uninstall:
 	for f in $(MANLINKS); do rm -f $(DESTDIR)$(MANDIR)/man3/$$f.3; done
 	rm -f $(DESTDIR)$(BINDIR)/q $(DESTDIR)$(LIBDIR)/libspool.a \
-		$(DESTDIR)$(LIBDIR)/libspool.so.0 $(DESTDIR)$(LIBDIR)/libspool.so \
+		$(DESTDIR)$(LIBDIR)/libspool.so.1 $(DESTDIR)$(LIBDIR)/libspool.so \
 		$(DESTDIR)$(INCDIR)/spool.h $(DESTDIR)$(PKGCONFIGDIR)/libspool.pc \
 		$(DESTDIR)$(MANDIR)/man1/q.1 $(DESTDIR)$(MANDIR)/man3/libspool.3 \
 		$(DESTDIR)$(MANDIR)/man5/q.5 $(DESTDIR)$(BASHCOMPDIR)/q \
 		$(DESTDIR)$(ZSHCOMPDIR)/_q $(DESTDIR)$(FISHCOMPDIR)/q.fish
 
 clean:
-	rm -f q libspool.a libspool.so libspool.so.0 libspool.pc \
+	rm -f q libspool.a libspool.so libspool.so.1 libspool.pc \
 		$(LIBOBJ) $(LIBPIC) $(CMDOBJ) $(UNIT) \
 		tests/fallback/q tests/fallback/io.o
 

@@ -22,7 +22,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define SPOOL_VERSION		"0.1.0"
+#define SPOOL_VERSION		"0.2.0"
 #define SPOOL_NAME_MAX		255	/* longest message file name */
 #define SPOOL_HOST_MAX		64	/* longest HOST part of an ID */
 #define SPOOL_LEASE_MAX		(12 * 3600)	/* longest lease, seconds */
