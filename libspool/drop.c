@@ -134,9 +134,13 @@ walkdir(int qfd, size_t k, int del, size_t *n, char *what, size_t len)
 	return r;
 }
 
-/* Is name, at the top of the queue, a directory or file q makes there? */
-static int
-known(int qfd, const char *name)
+/*
+ * Is name, at the top of the queue, a directory or file q makes there
+ * (or gone meanwhile)?  1, 0, or -1 with errno.  The one list of what a
+ * queue holds: drop and the adoption of a directory by put use it.
+ */
+int
+spool__known(int qfd, const char *name)
 {
 	struct stat st;
 	size_t i;
@@ -166,7 +170,7 @@ check(int qfd, unsigned flags, char *what, size_t len)
 	while (r == 0 && (errno = 0, de = readdir(d)) != NULL)
 		if (strcmp(de->d_name, ".") != 0 &&
 		    strcmp(de->d_name, "..") != 0 &&
-		    (ok = known(qfd, de->d_name)) != 1)
+		    (ok = spool__known(qfd, de->d_name)) != 1)
 			r = ok == -1 ? -1 : notours(NULL, de->d_name, what,
 			    len);
 	ok = r == 0 && errno != 0;

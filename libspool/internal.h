@@ -134,6 +134,9 @@ int	 spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
 	    const char *to);
 int	 spool__fsync_dir(int dfd);
 void	 spool__stamp(int dfd, const char *name);
+
+/* drop.c: what a queue directory holds. */
+int	 spool__known(int qfd, const char *name);
 time_t	 spool__now(void);
 
 /*

@@ -174,13 +174,8 @@ fail:
 static int
 adoptable(int qfd)
 {
-	static const char *const ours[] = {
-		"tmp", "new", "cur", "done", "failed", "keys", "subs", "fan",
-		"live", "config", "paused"
-	};
 	struct dirent *de;
 	DIR *d;
-	size_t i;
 	int fd, ok = 1;
 
 	if ((fd = openat(qfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
@@ -189,14 +184,9 @@ adoptable(int qfd)
 		(void)close(fd);
 		return -1;
 	}
-	while (ok && (de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
-			if (strcmp(de->d_name, ours[i]) == 0)
-				break;
-		ok = i < sizeof(ours) / sizeof(ours[0]);
-	}
+	while (ok == 1 && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			ok = spool__known(qfd, de->d_name);
 	(void)closedir(d);
 	return ok;
 }

@@ -163,7 +163,8 @@ q drop: appA: unsubscribed from events"
 @test "drop takes exactly one queue" {
 	putn jobs 1
 	run --separate-stderr -64 q drop
-	assert_equal "$stderr" "usage: q drop [-f] queue"
+	assert_equal "$stderr" "q drop: missing queue
+usage: q drop [-f] queue"
 	run --separate-stderr -64 q drop jobs jobs
 	assert_dir_exists "$(qpath jobs)"
 }

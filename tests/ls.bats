@@ -220,7 +220,8 @@ mixed() {
 	q put -m x jobs >/dev/null
 	run --separate-stderr -64 q ls -l --json jobs
 	assert_output ""
-	assert_equal "$stderr" "usage: q ls [-r] [-S key] [-s state] [-l | -0 | --json] [queue]"
+	assert_equal "$stderr" "q ls: -l, -0 and --json exclude each other
+usage: q ls [-r] [-S key] [-s state] [-l | -0 | --json] [queue]"
 	run --separate-stderr -64 q ls -0 -l jobs
 	run --separate-stderr -64 q ls jobs jobs
 }
@@ -390,7 +391,8 @@ ids() {
 		"$(q ls jobs | awk '{ print $1 }' | LC_ALL=C sort)"
 	run --separate-stderr -64 q ls -r -S none jobs
 	assert_output ""
-	assert_equal "$stderr" "usage: q ls [-r] [-S key] [-s state] [-l | -0 | --json] [queue]"
+	assert_equal "$stderr" "q ls: -r with -S none: no order to reverse
+usage: q ls [-r] [-S key] [-s state] [-l | -0 | --json] [queue]"
 }
 
 @test "ls -S with an unknown key is 64 and names the keys" {
@@ -517,7 +519,7 @@ queues() {
 @test "ls without a queue and a missing QDIR is 66 and names it" {
 	run --separate-stderr -66 q ls
 	assert_output ""
-	assert_equal "$stderr" "q ls: $QDIR: No such file or directory"
+	assert_equal "$stderr" "q ls: $QDIR: no queue directory"
 	assert_not_exist "$QDIR"
 	run --separate-stderr -66 q ls --json
 	assert_output ""

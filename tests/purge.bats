@@ -131,9 +131,11 @@ README"
 	filled
 	before=$(snapshot jobs)
 	run --separate-stderr -64 q purge jobs jobs
-	assert_equal "$stderr" "usage: q purge [-s state] [-o age] queue"
+	assert_equal "$stderr" "q purge: unexpected operand: jobs
+usage: q purge [-s state] [-o age] queue"
 	run --separate-stderr -64 q purge
-	assert_equal "$stderr" "usage: q purge [-s state] [-o age] queue"
+	assert_equal "$stderr" "q purge: missing queue
+usage: q purge [-s state] [-o age] queue"
 	assert_equal "$(snapshot jobs)" "$before"
 }
 
