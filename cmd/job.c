@@ -12,6 +12,10 @@
  * so the lock is free, and the claims can be returned, only once no
  * process of the old jobs is still at work on them.
  *
+ * At about 540 lines this file is longer than the others: a job's life is
+ * one story, and its parts (spawn, watchdog, renewals, outcome) share the
+ * struct job and the worker's timers; the --tag pipes are tag.c's.
+ *
  * A job's lease is renewed at a third of it; a renewal that fails means
  * the message is somebody else's now, and the job is stopped (SIGTERM,
  * then SIGKILL after GRACE_MS), its exit acknowledging nothing.

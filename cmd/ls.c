@@ -232,6 +232,7 @@ sortkey(const char *s, unsigned *order)
 	return 0;
 }
 
+/* Options, then what may go with what: one case per option makes it long. */
 int
 cmd_ls(int argc, char *argv[])
 {

@@ -256,6 +256,12 @@ await(struct worker *w, int sfd, struct pollfd *pfd, long long ms)
 		spool_heard(w->sp);
 }
 
+/*
+ * The worker's loop: sweep, claim up to -j, start, wait, and the ways it
+ * ends (-n, drained, stopped, the queue gone).  Longer than most: each
+ * step is a call, and what remains is the order of the steps, which reads
+ * best in one place.
+ */
 static int
 loop(struct worker *w)
 {
@@ -323,7 +329,10 @@ loop(struct worker *w)
 	return w->status;
 }
 
-/* The options, into w: -1 to go on, or the exit status. */
+/*
+ * The options, into w: -1 to go on, or the exit status.  One case of the
+ * switch per option, which is all of its length.
+ */
 static int
 options(struct worker *w, int argc, char *argv[])
 {

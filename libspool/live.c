@@ -51,6 +51,10 @@
  *
  * Where locks do not cross hosts or mounts (NFS, FUSE: spool_remote()) a
  * free lock proves nothing, and sweepers ignore liveness altogether.
+ *
+ * The file is longer than most (about 530 lines) because the lock, its
+ * heartbeat and the sweeper's verdict are one protocol whose races are
+ * argued above; split, the argument would span files.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
