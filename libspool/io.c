@@ -155,13 +155,20 @@ spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
 /*
  * Record now as the time the message dfd/name enters done/ or failed/:
  * its mtime, which retention and replay -s read (the ctime would move
- * with any chmod or restore).  Done before the move; a move that then
+ * with any chmod or restore).  Only a file with one link: q never changes
+ * a file that is also elsewhere (a hard link planted from outside, or a
+ * message fanned out to other queues, which keeps its write time).  Done before the move; a move that then
  * loses its race has only touched a time nobody reads in cur/.
  */
 void
 spool__stamp(int dfd, const char *name)
 {
-	(void)utimensat(dfd, name, NULL, AT_SYMLINK_NOFOLLOW);
+	struct stat st;
+
+	/* a file with other links (elsewhere, or fanned out) is left alone */
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_nlink == 1)
+		(void)utimensat(dfd, name, NULL, AT_SYMLINK_NOFOLLOW);
 }
 
 int
