@@ -191,6 +191,9 @@ hostile_invocations() {
 		- replay -s @0 hq
 		- purge -s done hq
 		- purge -s failed -o 0 hq
+		- ls
+		65 drop hq
+		65 drop -f hq
 	EOF
 	# every planted non-message, named by its name, its ID, its claim
 	# token or its path, in turn
