@@ -64,16 +64,23 @@ q_qdir(void)
  * '/', otherwise a name under q_qdir().  NULL (and a message) for a name
  * that is no queue name.
  */
+/* The length of s less trailing slashes ("photos/": 6; "/" stays). */
+static size_t
+trimmed(const char *s)
+{
+	size_t len = strlen(s);
+
+	while (len > 1 && s[len - 1] == '/')
+		len--;
+	return len;
+}
+
 char *
 q_path(const char *queue)
 {
 	char *dir, *path, *name;
-	size_t len = strlen(queue);
 
-	/* "photos/" is "photos", "/q//" is "/q", "/" stays */
-	while (len > 1 && queue[len - 1] == '/')
-		len--;
-	if ((name = strndup(queue, len)) == NULL)
+	if ((name = strndup(queue, trimmed(queue))) == NULL)
 		err(Q_IOERR, NULL);
 	if (strchr(name, '/') != NULL)
 		return name;
@@ -348,10 +355,8 @@ q_subname(const char *queue)
 {
 	static char name[NAME_MAX + 2];
 	const char *p;
-	size_t n = strlen(queue);
+	size_t n = trimmed(queue);
 
-	while (n > 1 && queue[n - 1] == '/')
-		n--;
 	for (p = queue + n; p > queue && p[-1] != '/'; p--)
 		;
 	n -= (size_t)(p - queue);

@@ -199,20 +199,24 @@ adoptable(int qfd)
 static int
 opendirs(struct spool *sp, int create, int *made)
 {
-	int i, ok;
+	int i, ok, looked = 0;
 
-	if (create && faccessat(sp->qfd, "failed", F_OK,
-	    AT_SYMLINK_NOFOLLOW) == -1) {
-		if ((ok = adoptable(sp->qfd)) == -1)
+	for (i = 0; i < SPOOL_NSTATES; i++) {
+		if ((sp->dfd[i] = spool__subdir(sp, spool_state_name(i), 0,
+		    made)) != -1)
+			continue;
+		if (errno != ENOENT)
 			return -1;
-		if (!ok)
-			return spool__fail(SPOOL_WHY_NOTQUEUE, ENOTEMPTY);
+		if (!create)
+			return spool__fail(SPOOL_WHY_NOTQUEUE, ENOENT);
+		/* one missing: may this directory become a queue at all? */
+		if (!looked++ && (ok = adoptable(sp->qfd)) != 1)
+			return ok == -1 ? -1 :
+			    spool__fail(SPOOL_WHY_NOTQUEUE, ENOTEMPTY);
+		if ((sp->dfd[i] = spool__subdir(sp, spool_state_name(i), 1,
+		    made)) == -1)
+			return -1;
 	}
-	for (i = 0; i < SPOOL_NSTATES; i++)
-		if ((sp->dfd[i] = spool__subdir(sp, spool_state_name(i),
-		    create, made)) == -1)
-			return errno == ENOENT ?
-			    spool__fail(SPOOL_WHY_NOTQUEUE, ENOENT) : -1;
 	return 0;
 }
 
