@@ -60,8 +60,7 @@ int	 q_noopts(int argc, char *argv[]);
 int	 q_number(const char *what, const char *s, long long min,
 	    long long max, long long *v);
 int	 q_duration(const char *what, const char *s, long long *secs);
-int	 q_moment(const char *what, const char *s, long long *secs);
-int	 q_delay(const char *s, long long *secs);
+int	 q_moment(const char *what, const char *s, long long *v, int *at);
 int	 q_lease(const char *s, long long *secs);
 int	 q_checkrefs(const char *queue, int n, char *refs[]);
 int	 q_state(const char *s);

@@ -172,7 +172,8 @@ next(struct reader *r, int sep, int ms, char **rec, size_t *reclen)
 	ssize_t n;
 
 	for (;;) {
-		p = memchr(r->buf + r->off, sep, r->len - r->off);
+		p = r->len > r->off ? memchr(r->buf + r->off, sep,
+		    r->len - r->off) : NULL;
 		if (p != NULL || (r->eof && r->len > r->off)) {
 			*rec = r->buf + r->off;
 			*reclen = (p != NULL ? (size_t)(p - *rec) + (sep == '\n') :
@@ -182,9 +183,11 @@ next(struct reader *r, int sep, int ms, char **rec, size_t *reclen)
 		}
 		if (r->eof)
 			return 0;
-		memmove(r->buf, r->buf + r->off, r->len - r->off);
-		r->len -= r->off;
-		r->off = 0;
+		if (r->off > 0) {	/* what is left of the buffer to its start */
+			memmove(r->buf, r->buf + r->off, r->len - r->off);
+			r->len -= r->off;
+			r->off = 0;
+		}
 		if (r->len == r->cap) {
 			r->cap = r->cap ? r->cap * 2 : 65536;
 			if ((np = realloc(r->buf, r->cap)) == NULL)
@@ -388,11 +391,14 @@ static int
 option(int ch, struct args *a)
 {
 	long long n;
-	int status = Q_OK;
+	int status = Q_OK, at;
 
 	switch (ch) {
 	case 'd':
-		return q_delay(optarg, &a->opt.delay);
+		if ((status = q_moment("delay", optarg, &a->opt.delay, &at)) ==
+		    Q_OK && at)
+			a->opt.flags |= SPOOL_PUT_AT;
+		return status;
 	case 'p':
 		if ((status = q_number("priority", optarg, 0, 9, &n)) == Q_OK)
 			a->opt.prio = (int)n;

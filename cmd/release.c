@@ -6,10 +6,19 @@
 #include "cmd.h"
 #include "banned.h"
 
+/* -d: seconds from now, or (at) a Unix time. */
+struct when {
+	long long	 v;
+	int		 at;
+};
+
 static int
 release(struct spool *sp, const char *ref, void *arg)
 {
-	return spool_release(sp, ref, *(long long *)arg);
+	const struct when *w = arg;
+
+	return w->at ? spool_release_at(sp, ref, (time_t)w->v) :
+	    spool_release(sp, ref, w->v);
 }
 
 int
@@ -20,13 +29,14 @@ cmd_release(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	long long delay = 0;
+	struct when delay = { 0, 0 };
 	int ch, status;
 
 	while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
-			if ((status = q_delay(optarg, &delay)) != Q_OK)
+			if ((status = q_moment("delay", optarg, &delay.v,
+			    &delay.at)) != Q_OK)
 				return status;
 			break;
 		case 'h':

@@ -42,17 +42,17 @@ cmd_replay(int argc, char *argv[])
 	};
 	long long d, n = 0;
 	time_t t = 0;
-	int ch, status, sflag = 0;
+	int ch, status, at, sflag = 0;
 
 	while ((ch = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			/* a duration ago, or @UNIXTIME as in date(1) */
 			sflag = 1;
-			if ((status = q_moment("time", optarg, &d)) != Q_OK)
+			if ((status = q_moment("time", optarg, &d, &at)) !=
+			    Q_OK)
 				return status;
-			t = optarg[0] == '@' ? time(NULL) + (time_t)d :
-			    time(NULL) - (time_t)d;
+			t = at ? (time_t)d : time(NULL) - (time_t)d;
 			break;
 		case 'h':
 			return q_usage(1);

@@ -226,21 +226,15 @@ q_number(const char *what, const char *s, long long min, long long max,
 }
 
 /*
- * A moment from the command line, as seconds from now (*secs, negative in
- * the past): a duration from now, or @UNIXTIME as in date(1).
+ * A moment from the command line: @UNIXTIME as in date(1) (*at is 1, *v
+ * that time), or a duration from now (*at is 0, *v seconds).
  */
 int
-q_moment(const char *what, const char *s, long long *secs)
+q_moment(const char *what, const char *s, long long *v, int *at)
 {
-	long long t;
-	int status;
-
-	if (s[0] != '@')
-		return q_duration(what, s, secs);
-	if ((status = decimal(what, s, 1, 0, 99999999999LL, &t)) != Q_OK)
-		return status;
-	*secs = t - (long long)time(NULL);
-	return Q_OK;
+	if ((*at = s[0] == '@'))
+		return decimal(what, s, 1, 0, 99999999999LL, v);
+	return q_duration(what, s, v);
 }
 
 /* A duration from the command line (spool_duration_parse()). */
@@ -252,17 +246,6 @@ q_duration(const char *what, const char *s, long long *secs)
 		return Q_DATAERR;
 	}
 	return Q_OK;
-}
-
-/* A delay from the command line: a moment, and one past is now. */
-int
-q_delay(const char *s, long long *secs)
-{
-	int status;
-
-	if ((status = q_moment("delay", s, secs)) == Q_OK && *secs < 0)
-		*secs = 0;
-	return status;
 }
 
 /* A lease from the command line: a duration from 1s to 12h. */

@@ -28,7 +28,7 @@
 
 #define MOVE_TRIES	32
 
-enum op { ACK, FAIL, RELEASE, TOUCH };
+enum op { ACK, FAIL, RELEASE, RELEASE_AT, TOUCH };
 
 static int
 transition(struct spool *sp, const char *ref, enum op op, long long arg,
@@ -37,6 +37,7 @@ transition(struct spool *sp, const char *ref, enum op op, long long arg,
 	struct spool_name r, cur, dst;
 	enum spool_state st, to;
 	int tries, res;
+	time_t now;
 
 	if (spool__parse_ref(sp, ref, &r) == -1)
 		return -1;
@@ -56,12 +57,14 @@ transition(struct spool *sp, const char *ref, enum op op, long long arg,
 			    SPOOL_ATTR_WORKER);
 			break;
 		case RELEASE:
+		case RELEASE_AT:
 			dst.attrs &= ~(SPOOL_ATTR_DUE | SPOOL_ATTR_LEASE |
 			    SPOOL_ATTR_WORKER);
-			if (arg > 0) {
+			now = spool__now();
+			dst.due = op == RELEASE_AT ? (time_t)arg :
+			    now + (time_t)arg;
+			if (dst.due > now)
 				dst.attrs |= SPOOL_ATTR_DUE;
-				dst.due = spool__now() + (time_t)arg;
-			}
 			break;
 		case TOUCH:
 			to = SPOOL_CUR;
@@ -113,6 +116,16 @@ spool_release(struct spool *sp, const char *ref, long long delay)
 		return -1;
 	}
 	return transition(sp, ref, RELEASE, delay, NULL);
+}
+
+int
+spool_release_at(struct spool *sp, const char *ref, time_t when)
+{
+	if (when < 0 || when > spool__now() + SPOOL_DURATION_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	return transition(sp, ref, RELEASE_AT, (long long)when, NULL);
 }
 
 int

@@ -161,8 +161,11 @@ spool__newname(const struct spool_batch *b, const struct spool_name *n,
 		out->prio = b->opt.prio;
 		out->attrs |= SPOOL_ATTR_PRIO;
 	}
-	if (b->opt.delay > 0) {
-		out->due = n->sec + (time_t)b->opt.delay;
+	/* a time to come, or one given as a Unix time that is still ahead */
+	if (b->opt.delay > 0 && (!(b->opt.flags & SPOOL_PUT_AT) ||
+	    (time_t)b->opt.delay > n->sec)) {
+		out->due = (b->opt.flags & SPOOL_PUT_AT) ?
+		    (time_t)b->opt.delay : n->sec + (time_t)b->opt.delay;
 		out->attrs |= SPOOL_ATTR_DUE;
 	}
 	return spool_name_format(out);

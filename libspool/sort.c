@@ -171,7 +171,8 @@ spool__each_sorted(struct spool *sp, unsigned mask, unsigned flags,
 	if (r == 0) {
 		for (i = 0; i < s.n; i++)
 			s.r[i].u.name = s.names + s.r[i].u.off;
-		qsort(s.r, s.n, sizeof(*s.r), cmp);
+		if (s.n > 1)
+			qsort(s.r, s.n, sizeof(*s.r), cmp);
 		if (s.flags & SPOOL_EACH_REVERSE)
 			reverse(s.r, s.n);
 		r = pass(&s, fn, arg);

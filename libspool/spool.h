@@ -247,7 +247,8 @@ int	 spool_remote(const struct spool *sp);
  */
 
 enum spool_put_flags {
-	SPOOL_PUT_NOSYNC = 1 << 0	/* no fdatasync/fsync: not durable */
+	SPOOL_PUT_NOSYNC = 1 << 0,	/* no fdatasync/fsync: not durable */
+	SPOOL_PUT_AT = 1 << 1		/* delay is a Unix time, not seconds */
 };
 
 struct spool_putopt {
@@ -479,12 +480,15 @@ int	 spool_open_msg(struct spool *sp, enum spool_state st,
  * spool_ack: cur -> done (deleted when keep-done is 0).
  * spool_fail: cur -> failed.
  * spool_release: cur -> new, due after delay seconds (0: at once).
+ * spool_release_at: cur -> new, due at the Unix time when (at once if it
+ * has passed).
  * spool_touch: new lease of lease seconds; the new name goes to newname
  * (if not NULL, SPOOL_NAME_MAX + 1 bytes).
  */
 int	 spool_ack(struct spool *sp, const char *ref);
 int	 spool_fail(struct spool *sp, const char *ref);
 int	 spool_release(struct spool *sp, const char *ref, long long delay);
+int	 spool_release_at(struct spool *sp, const char *ref, time_t when);
 int	 spool_touch(struct spool *sp, const char *ref, long long lease,
 	    char *newname);
 

@@ -190,6 +190,7 @@ usage: q drop [-f] queue"
 	ino=$(stat -c %i "$(qpath jobs)")
 	# the third unlinkat fails: after the rename, in the middle
 	run --separate-stderr strace -f -qq -o /dev/null \
+		-E ASAN_OPTIONS=detect_leaks=0 \
 		-e inject=unlinkat:error=EIO:when=3 q drop jobs
 	assert_equal "$status" 74
 	assert_equal "$stderr" "q drop: jobs: $QDIR/.q-drop-$ino: Input/output error"

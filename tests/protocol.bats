@@ -334,7 +334,7 @@ id_of() {
 	assert_success
 	before=$(tree_of jobs)
 
-	run --separate-stderr timeout 10 q sweep jobs
+	run --separate-stderr timeout 10 q sweep -v jobs
 	[ "$status" -eq 0 ]
 	for f in "$junk" "$link" "$fifo" "$dir"; do
 		assert_line --partial "new/$f"
