@@ -126,7 +126,7 @@ back(struct spool *sp, const char *ref, enum spool_state st)
 	/* with a=, only that claim count: as every command reads an ID */
 	if (spool__parse_ref(sp, ref, &r) == -1)
 		return -1;
-	if ((res = spool__find(sp, &r, 1U << st, &n, &found)) == -1)
+	if ((res = spool__find(sp, &r, 1U << st, &n, &found, NULL)) == -1)
 		return -1;
 	if (res == 0)
 		return spool__missing(sp, &r, 1U << st);
@@ -161,7 +161,7 @@ spool_remove(struct spool *sp, const char *ref)
 	/* moved meanwhile (claimed, acked, retried): look again */
 	for (tries = 0; tries < RM_TRIES; tries++) {
 		res = spool__find(sp, &r, 1U << SPOOL_NEW | 1U << SPOOL_CUR |
-		    1U << SPOOL_DONE | 1U << SPOOL_FAILED, &n, &st);
+		    1U << SPOOL_DONE | 1U << SPOOL_FAILED, &n, &st, NULL);
 		if (res == -1)
 			return -1;
 		if (res == 0)

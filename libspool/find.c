@@ -58,36 +58,58 @@ matches(const struct spool_name *r, const struct spool_name *n)
 	    n->attempts == r->attempts);
 }
 
-/* Is dfd/name a regular file with a name valid in st? */
+/*
+ * Is dfd/name a regular file with a name valid in st?  Its link count
+ * into *links.
+ */
 static int
-exact(struct spool *sp, enum spool_state st, const struct spool_name *n)
+exact(struct spool *sp, enum spool_state st, const struct spool_name *n,
+    nlink_t *links)
 {
 	struct stat sb;
 
-	return spool__valid_in(st, n) && fstatat(sp->dfd[st], n->name, &sb,
-	    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode);
+	if (!spool__valid_in(st, n) || fstatat(sp->dfd[st], n->name, &sb,
+	    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(sb.st_mode))
+		return 0;
+	*links = sb.st_nlink;
+	return 1;
 }
 
-/* One look in each state of mask. */
+/* The exact name r in a state of mask: 1 (*out, *stp, *links), or 0. */
 static int
-findonce(struct spool *sp, const struct spool_name *r, unsigned mask,
-    struct spool_name *out, enum spool_state *stp)
+findexact(struct spool *sp, const struct spool_name *r, unsigned mask,
+    struct spool_name *out, enum spool_state *stp, nlink_t *links)
 {
-	struct spool_name n;
-	struct dirent *de;
-	DIR *d;
-	int st, saved;
+	int st;
 
-	for (st = SPOOL_NEW; st < SPOOL_NSTATES; st++) {
-		if (!(mask & (1U << st)))
-			continue;
-		if (exact(sp, (enum spool_state)st, r)) {
+	for (st = SPOOL_NEW; st < SPOOL_NSTATES; st++)
+		if ((mask & (1U << st)) &&
+		    exact(sp, (enum spool_state)st, r, links)) {
 			/* all of the name's attributes, whatever r asked */
 			if (spool_name_parse(r->name, out) == -1)
 				*out = *r;
 			*stp = (enum spool_state)st;
 			return 1;
 		}
+	return 0;
+}
+
+/* One look through the directories of each state of mask. */
+static int
+findonce(struct spool *sp, const struct spool_name *r, unsigned mask,
+    struct spool_name *out, enum spool_state *stp)
+{
+	struct spool_name n;
+	struct dirent *de;
+	nlink_t links;
+	DIR *d;
+	int st, saved;
+
+	for (st = SPOOL_NEW; st < SPOOL_NSTATES; st++) {
+		if (!(mask & (1U << st)))
+			continue;
+		if (findexact(sp, r, 1U << st, out, stp, &links))
+			return 1;
 		if ((d = spool__opendir(sp, (enum spool_state)st)) == NULL)
 			return -1;
 		errno = 0;
@@ -148,11 +170,19 @@ stamp(struct spool *sp, unsigned mask, long long *age)
 
 int
 spool__find(struct spool *sp, const struct spool_name *r, unsigned mask,
-    struct spool_name *out, enum spool_state *stp)
+    struct spool_name *out, enum spool_state *stp, nlink_t *links)
 {
 	long long before, after, age;
+	nlink_t any;
 	int tries, res;
 
+	if (links == NULL)
+		links = &any;
+	*links = 0;		/* unknown, unless found by its exact name */
+	/* the exact name needs no watching of the directories */
+	if (findexact(sp, r, mask, out, stp, links))
+		return 1;
+	*links = 0;
 	for (tries = 0; tries < FIND_TRIES; tries++) {
 		before = stamp(sp, mask, &age);
 		if ((res = findonce(sp, r, mask, out, stp)) != 0)
@@ -182,7 +212,7 @@ spool__missing(struct spool *sp, const struct spool_name *r, unsigned mask)
 	int res;
 
 	id.attrs &= ~SPOOL_ATTR_ATTEMPTS;
-	if ((res = spool__find(sp, &id, all, &n, &st)) == -1)
+	if ((res = spool__find(sp, &id, all, &n, &st, NULL)) == -1)
 		return -1;
 	if (res == 0)
 		return spool__fail(SPOOL_WHY_NOMSG, ENOENT);
@@ -202,7 +232,7 @@ spool_find(struct spool *sp, const char *ref, unsigned mask,
 
 	if (spool__parse_ref(sp, ref, &r) == -1)
 		return -1;
-	return spool__find(sp, &r, mask, out, st);
+	return spool__find(sp, &r, mask, out, st, NULL);
 }
 
 int

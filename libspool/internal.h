@@ -133,7 +133,7 @@ int	 spool__write(struct spool *sp, int dfd, const char *name,
 int	 spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
 	    const char *to);
 int	 spool__fsync_dir(int dfd);
-void	 spool__stamp(int dfd, const char *name);
+void	 spool__stamp(int dfd, const char *name, nlink_t links);
 
 /* drop.c: what a queue directory holds. */
 int	 spool__known(int qfd, const char *name);
@@ -187,7 +187,8 @@ void	 spool__check_done(struct livecheck *lc);
 int	 spool__parse_ref(struct spool *sp, const char *ref,
 	    struct spool_name *r);
 int	 spool__find(struct spool *sp, const struct spool_name *r,
-	    unsigned mask, struct spool_name *out, enum spool_state *st);
+	    unsigned mask, struct spool_name *out, enum spool_state *st,
+	    nlink_t *links);
 int	 spool__missing(struct spool *sp, const struct spool_name *r,
 	    unsigned mask);
 

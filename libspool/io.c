@@ -157,17 +157,20 @@ spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
  * its mtime, which retention and replay -s read (the ctime would move
  * with any chmod or restore).  Only a file with one link: q never changes
  * a file that is also elsewhere (a hard link planted from outside, or a
- * message fanned out to other queues, which keeps its write time).  Done before the move; a move that then
- * loses its race has only touched a time nobody reads in cur/.
+ * message fanned out to other queues, which keeps its write time).
+ * links is the link count if the caller has just seen it, else 0 (then
+ * it is looked up).  Done before the move; a move that then loses its
+ * race has only touched a time nobody reads in cur/.
  */
 void
-spool__stamp(int dfd, const char *name)
+spool__stamp(int dfd, const char *name, nlink_t links)
 {
 	struct stat st;
 
-	/* a file with other links (elsewhere, or fanned out) is left alone */
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode) && st.st_nlink == 1)
+	if (links == 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode))
+		links = st.st_nlink;
+	if (links == 1)
 		(void)utimensat(dfd, name, NULL, AT_SYMLINK_NOFOLLOW);
 }
 

@@ -37,12 +37,14 @@ transition(struct spool *sp, const char *ref, enum op op, long long arg,
 	struct spool_name r, cur, dst;
 	enum spool_state st, to;
 	int tries, res;
+	nlink_t links;
 	time_t now;
 
 	if (spool__parse_ref(sp, ref, &r) == -1)
 		return -1;
 	for (tries = 0; tries < MOVE_TRIES; tries++) {
-		res = spool__find(sp, &r, 1U << SPOOL_CUR, &cur, &st);
+		res = spool__find(sp, &r, 1U << SPOOL_CUR, &cur, &st,
+		    &links);
 		if (res == -1)
 			return -1;
 		if (res == 0)
@@ -79,7 +81,8 @@ transition(struct spool *sp, const char *ref, enum op op, long long arg,
 			res = 0;	/* touched twice in one second */
 		else {
 			if (to == SPOOL_DONE || to == SPOOL_FAILED)
-				spool__stamp(sp->dfd[SPOOL_CUR], cur.name);
+				spool__stamp(sp->dfd[SPOOL_CUR], cur.name,
+				    links);
 			res = spool__move(sp, sp->dfd[SPOOL_CUR], cur.name,
 			    sp->dfd[to], dst.name);
 		}
@@ -150,7 +153,8 @@ spool_requeue(struct spool *sp, const char *ref, long long attempts,
 	if (spool__parse_ref(sp, ref, &r) == -1)
 		return -1;
 	/* the claim itself: its attempts and where its budget began */
-	if ((res = spool__find(sp, &r, 1U << SPOOL_CUR, &cur, &st)) != 1)
+	res = spool__find(sp, &r, 1U << SPOOL_CUR, &cur, &st, NULL);
+	if (res != 1)
 		return res == 0 ? spool__missing(sp, &r, 1U << SPOOL_CUR) : -1;
 	r = cur;
 	if (attempts <= 0)

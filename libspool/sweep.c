@@ -76,7 +76,7 @@ expire(struct sweep *w, const struct spool_name *n, enum spool_event why)
 		return;
 	}
 	if (!(w->flags & SPOOL_SWEEP_DRYRUN) && to == SPOOL_FAILED)
-		spool__stamp(sp->dfd[SPOOL_CUR], n->name);
+		spool__stamp(sp->dfd[SPOOL_CUR], n->name, 0);
 	if (!(w->flags & SPOOL_SWEEP_DRYRUN) &&
 	    spool__move(sp, sp->dfd[SPOOL_CUR], n->name, sp->dfd[to],
 	    dst.name) == -1) {

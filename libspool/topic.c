@@ -307,7 +307,7 @@ complete(struct spool *sp, int fanfd, const struct spool_name *n)
 		if ((sub = opensub(subsfd, de->d_name)) == NULL)
 			continue;	/* gone, or receives nothing */
 		got++;
-		r = spool__find(sub, &id, HELD, &found, &st);
+		r = spool__find(sub, &id, HELD, &found, &st, NULL);
 		if (r == 0 && (r = give(sp, fanfd, n->name, sub,
 		    sp->cfg.sync == 0)) == 0 && sp->cfg.sync != 0)
 			r = spool__fsync_dir(sub->dfd[SPOOL_NEW]);
