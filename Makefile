@@ -1,6 +1,6 @@
 # q - a command-line spool queue.  See README.md.
 
-VERSION = 0.2.0
+VERSION = 0.3.0
 
 PREFIX = /usr/local
 BINDIR = $(PREFIX)/bin
@@ -28,7 +28,7 @@ HDR = libspool/spool.h libspool/internal.h libspool/banned.h cmd/cmd.h \
 
 LIBOBJ = libspool/name.o libspool/io.o libspool/queue.o libspool/put.o \
 	libspool/claim.o libspool/move.o libspool/sweep.o libspool/admin.o \
-	libspool/keys.o libspool/topic.o libspool/live.o libspool/find.o \
+	libspool/keys.o libspool/keyed.o libspool/topic.o libspool/live.o libspool/find.o \
 	libspool/each.o libspool/arrive.o libspool/cand.o \
 	libspool/config.o libspool/why.o libspool/sort.o libspool/drop.o \
 	libspool/subs.o

@@ -42,6 +42,8 @@ struct text {
 /* A group of -l or -0 is committed at this many records or this many ms. */
 #define GROUP_MAX	1000
 #define GROUP_LINGER	100
+/* With -K at most this many: its commit holds a lock (an fd) per key. */
+#define KEYED_MAX	256
 
 static volatile sig_atomic_t signalled;
 
@@ -94,6 +96,8 @@ struct group {
 	size_t			 max;		/* records, 0: no limit */
 	long long		 linger;	/* ms, -1: none */
 	long long		 first;		/* q_now_ms() of the first */
+	int			 keyed;		/* -K: KEY<TAB>BODY records */
+	unsigned long long	 recno;		/* records read */
 };
 
 static int commit(struct spool_batch *, const char *, const char *, int);
@@ -123,13 +127,31 @@ flush(struct group *g, int last)
 	return status;
 }
 
-/* Add one message to the group; commit it when it is full or due. */
+/*
+ * Add one message to the group; commit it when it is full or due.  With
+ * -K the record is its key, a tab and the message.
+ */
 static int
 add(struct group *g, const void *buf, size_t len)
 {
-	struct spool_batch *b = batch(g);
+	struct spool_batch *b;
+	const char *tab = NULL;
+	int r;
 
-	if (spool_batch_add(b, buf, len) == -1) {
+	g->recno++;
+	if (g->keyed && ((tab = memchr(buf, '\t', len)) == NULL ||
+	    tab == buf)) {
+		warnx("%s: record %llu: %s", q_vis(g->queue), g->recno,
+		    tab == NULL ? "no tab after its key" : "an empty key");
+		return Q_DATAERR;
+	}
+	b = batch(g);
+	if (tab != NULL)
+		r = spool_batch_add_keyed(b, buf, (size_t)(tab - (const char *)buf),
+		    tab + 1, len - (size_t)(tab - (const char *)buf) - 1);
+	else
+		r = spool_batch_add(b, buf, len);
+	if (r == -1) {
 		warn("%s", g->queue);
 		return q_status(errno);
 	}
@@ -307,7 +329,7 @@ commit(struct spool_batch *b, const char *queue, const char *key, int last)
 	const char *sub;
 	enum spool_why why;
 	int e, status = Q_OK;
-	size_t i, n;
+	size_t i, n, dups;
 
 	holdsignals(1);
 	/* a reader that went away must give EPIPE, not kill us mid-way */
@@ -321,9 +343,15 @@ commit(struct spool_batch *b, const char *queue, const char *key, int last)
 			warn("%s: %zu of %zu messages not enqueued", queue,
 			    n - spool_batch_count(b), n);
 		status = q_status(errno);
-	} else if (spool_batch_deduped(b))
+	} else if (spool_batch_deduped(b) && key != NULL)
 		warnx("%s: %s: a duplicate key, nothing enqueued", q_vis(queue),
 		    q_vis(key));
+	for (i = dups = 0; i < spool_batch_count(b); i++)
+		dups += spool_batch_isdup(b, i) && key == NULL;
+	if (dups > 0)
+		warnx("%s: %zu of %zu records had a key seen before: "
+		    "nothing enqueued for them", q_vis(queue), dups,
+		    spool_batch_count(b));
 	for (i = 0; (sub = spool_batch_suberror(b, i, &e)) != NULL; i++) {
 		why = spool_why(e);
 		status = q_first_failure(status, q_report(why, e, NULL,
@@ -382,7 +410,7 @@ struct args {
 	struct spool_putopt	 opt;
 	struct text		 msgs;		/* each -m */
 	int			 sep;		/* -l '\n', -0 '\0', or -1 */
-	int			 lflag, zflag;
+	int			 lflag, zflag, Kflag;
 	struct group		 shape;		/* --group, --linger */
 };
 
@@ -406,6 +434,9 @@ option(int ch, struct args *a)
 	case 'k':
 		a->opt.key = optarg;
 		a->opt.keylen = strlen(optarg);
+		return Q_OK;
+	case 'K':
+		a->Kflag = 1;
 		return Q_OK;
 	case 'l':
 	case '0':
@@ -449,6 +480,10 @@ usage(const struct args *a, int argc, char *argv[])
 	if (a->opt.key != NULL && a->msgs.n + (argc > 1 ?
 	    (size_t)argc - 1 : 0) > 1)
 		return q_badusage("-k names one message, not several");
+	if (a->Kflag && !a->lflag && !a->zflag)
+		return q_badusage("-K keys the records of -l or -0");
+	if (a->Kflag && a->msgs.n > 0)
+		return q_badusage("-K keys records, not -m texts");
 	return q_operands(argc, argv, 1, -1, "queue");
 }
 
@@ -459,6 +494,7 @@ cmd_put(int argc, char *argv[])
 		{ "delay", required_argument, NULL, 'd' },
 		{ "priority", required_argument, NULL, 'p' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "keyed", no_argument, NULL, 'K' },
 		{ "lines", no_argument, NULL, 'l' },
 		{ "null", no_argument, NULL, '0' },
 		{ "message", required_argument, NULL, 'm' },
@@ -469,10 +505,11 @@ cmd_put(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct args a = { { SPOOL_PRIO_DEFAULT, 0, 0, NULL, 0 }, { NULL, 0 },
-	    -1, 0, 0, { NULL, NULL, NULL, NULL, GROUP_MAX, GROUP_LINGER, 0 } };
+	    -1, 0, 0, 0, { NULL, NULL, NULL, NULL, GROUP_MAX, GROUP_LINGER, 0,
+	    0, 0 } };
 	int ch, status = Q_OK;
 
-	while (status == Q_OK && (ch = getopt_long(argc, argv, "d:p:k:l0m:h",
+	while (status == Q_OK && (ch = getopt_long(argc, argv, "d:p:k:Kl0m:h",
 	    longopts, NULL)) != -1)
 		status = option(ch, &a);
 	argc -= optind;
@@ -483,6 +520,9 @@ cmd_put(int argc, char *argv[])
 		return status == -1 ? Q_OK : status;	/* -1: after -h */
 	}
 	catchsignals();
+	a.shape.keyed = a.Kflag;
+	if (a.Kflag && a.shape.max > KEYED_MAX)
+		a.shape.max = KEYED_MAX;
 	if (a.sep == -1) {	/* whole messages: one group, all or nothing */
 		a.shape.max = 0;
 		a.shape.linger = -1;

@@ -20,7 +20,7 @@ static const struct command {
 	const char	*synopsis;
 	int		 flags;
 } commands[] = {
-	{ "put", cmd_put, "q put [-d delay] [-p prio] [-k key] [-l | -0] "
+	{ "put", cmd_put, "q put [-d delay] [-p prio] [-k key] [-l | -0 [-K]] "
 	    "[-m text]... [--no-sync] [--group n] [--linger ms] queue "
 	    "[file ...]", 0 },
 	{ "take", cmd_take, "q take [-l lease] [-w wait] queue", 0 },

@@ -20,7 +20,7 @@
 # A new command is one more row (and the values of its options, if any, in
 # _q_values).
 _q_commands=(
-	'put     files   -d= --delay= -p= --priority= -k= --key= -l --lines -0 --null -m= --message= --no-sync --group= --linger='
+	'put     files   -d= --delay= -p= --priority= -k= --key= -K --keyed -l --lines -0 --null -m= --message= --no-sync --group= --linger='
 	'take    none    -l= --lease= -w= --wait='
 	'cat     new,cur,done,failed'
 	'ack     cur'

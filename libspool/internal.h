@@ -107,6 +107,14 @@ struct suberr {
 	enum spool_why	 why;
 };
 
+#define SPOOL_KEY_HASHLEN	64	/* SHA-256 in hex */
+
+/* A message's dedup key in a batch (keyed.c): its hash, "" if none. */
+struct batchkey {
+	char		 hash[SPOOL_KEY_HASHLEN + 1];
+	enum { FRESH, RECORDED, EARLIER } dup;	/* found at commit */
+};
+
 struct spool_batch {
 	struct spool	*sp;
 	struct spool_putopt opt;
@@ -115,6 +123,8 @@ struct spool_batch {
 	int		 done;
 	int		 deduped;
 	struct spool_name *msgs;
+	struct batchkey	*keys;		/* beside msgs, once one has a key */
+	size_t		 kcap;
 	struct suberr	 suberr[SUBERR_MAX];
 	size_t		 nsuberr;
 };
@@ -196,6 +206,11 @@ int	 spool__missing(struct spool *sp, const struct spool_name *r,
 int	 spool__new_id(struct spool *sp, struct spool_name *n);
 int	 spool__newname(const struct spool_batch *b, const struct spool_name *n,
 	    struct spool_name *out);
+int	 spool__groupsync(void);
+int	 spool__deliverall(struct spool_batch *b);
+
+/* keyed.c */
+int	 spool__commit_keyed(struct spool_batch *b);
 
 /* topic.c */
 int	 spool__fanout(struct spool_batch *b);
@@ -203,12 +218,13 @@ int	 spool__sweep_fan(struct livecheck *lc, time_t now,
 	    spool_report_fn *report, void *arg);
 
 /* keys.c */
-#define SPOOL_KEY_HASHLEN	64	/* SHA-256 in hex */
-int	 spool__key_lock(struct spool *sp, const void *key, size_t len,
-	    char *hash);
+void	 spool__key_hash(const void *key, size_t len, char *hash);
+int	 spool__key_lock(struct spool *sp, const char *hash);
 int	 spool__key_lookup(struct spool *sp, const char *hash, char *id);
-int	 spool__key_record(struct spool *sp, const char *hash, const char *id,
-	    int nosync);
+int	 spool__key_write(struct spool *sp, const char *id, int nosync,
+	    struct spool_name *tmp);
+int	 spool__key_install(struct spool *sp, const struct spool_name *tmp,
+	    const char *hash);
 int	 spool__sweep_keys(struct spool *sp, int dryrun, time_t now,
 	    void (*report)(void *, const char *, int), void *arg);
 

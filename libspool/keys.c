@@ -81,10 +81,15 @@ lockkey(struct spool *sp, const char *hash, int op)
 	}
 }
 
-int
-spool__key_lock(struct spool *sp, const void *key, size_t len, char *hash)
+void
+spool__key_hash(const void *key, size_t len, char *hash)
 {
 	SHA256Data(key, len, hash);
+}
+
+int
+spool__key_lock(struct spool *sp, const char *hash)
+{
 	if (keysdir(sp, 1) == -1)
 		return -1;
 	return lockkey(sp, hash, LOCK_EX);
@@ -119,25 +124,32 @@ spool__key_lookup(struct spool *sp, const char *hash, char *id)
 }
 
 int
-spool__key_record(struct spool *sp, const char *hash, const char *id,
-    int nosync)
+spool__key_write(struct spool *sp, const char *id, int nosync,
+    struct spool_name *tmp)
 {
-	struct spool_name tmp;
 	char line[SPOOL_NAME_MAX + 2];
-	int saved, len;
+	int len;
 
 	len = snprintf(line, sizeof(line), "%s\n", id);
-	if (spool__new_id(sp, &tmp) == -1 ||
-	    spool__write(sp, sp->dfd[SPOOL_TMP], tmp.name, line, (size_t)len,
-	    -1, nosync) == -1)
+	if (spool__new_id(sp, tmp) == -1)
 		return -1;
-	if (renameat(sp->dfd[SPOOL_TMP], tmp.name, sp->kfd, hash) == -1) {
+	return spool__write(sp, sp->dfd[SPOOL_TMP], tmp->name, line,
+	    (size_t)len, -1, nosync);
+}
+
+int
+spool__key_install(struct spool *sp, const struct spool_name *tmp,
+    const char *hash)
+{
+	int saved;
+
+	if (renameat(sp->dfd[SPOOL_TMP], tmp->name, sp->kfd, hash) == -1) {
 		saved = errno;
-		(void)unlinkat(sp->dfd[SPOOL_TMP], tmp.name, 0);
+		(void)unlinkat(sp->dfd[SPOOL_TMP], tmp->name, 0);
 		errno = saved;
 		return -1;
 	}
-	return nosync ? 0 : fsync(sp->kfd);
+	return 0;
 }
 
 /*

@@ -84,8 +84,8 @@ spool_batch_begin(struct spool *sp, const struct spool_putopt *opt)
  * Does syncfs(2) report write-back errors (Linux 5.8 and later)?  Else
  * a batch cannot be committed by one, and each file is synced instead.
  */
-static int
-groupsync(void)
+int
+spool__groupsync(void)
 {
 	static int known = -1;
 	struct utsname u;
@@ -96,6 +96,26 @@ groupsync(void)
 		    sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
 		    (major > 5 || (major == 5 && minor >= 8));
 	return known;
+}
+
+/* Room for the key of message b->n; the keys begin when the first does. */
+static int
+keyroom(struct spool_batch *b)
+{
+	struct batchkey *k;
+	size_t cap;
+
+	if (b->n < b->kcap)
+		return 0;
+	cap = b->kcap > 2 ? b->kcap * 2 : 4;
+	if (cap <= b->n)
+		cap = b->n + 1;
+	if ((k = reallocarray(b->keys, cap, sizeof(*k))) == NULL)
+		return -1;
+	memset(k + b->kcap, 0, (cap - b->kcap) * sizeof(*k));
+	b->keys = k;
+	b->kcap = cap;
+	return 0;
 }
 
 static int
@@ -109,6 +129,8 @@ add(struct spool_batch *b, const void *buf, size_t len, int fd)
 		errno = EINVAL;
 		return -1;
 	}
+	if (b->keys != NULL && keyroom(b) == -1)
+		return -1;
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 4;
 		void *p = reallocarray(b->msgs, cap, sizeof(*b->msgs));
@@ -128,7 +150,7 @@ add(struct spool_batch *b, const void *buf, size_t len, int fd)
 		 * commit syncs the file system once for all of them.
 		 */
 		if (spool__write(sp, sp->dfd[SPOOL_TMP], n->name, buf, len, fd,
-		    b->nosync || (b->n > 0 && groupsync())) == 0)
+		    b->nosync || (b->n > 0 && spool__groupsync())) == 0)
 			break;
 		if (errno != EEXIST)
 			return -1;
@@ -230,13 +252,13 @@ plain(struct spool_batch *b)
 	return 0;
 }
 
-static int
-deliverall(struct spool_batch *b)
+int
+spool__deliverall(struct spool_batch *b)
 {
 	int r;
 
 	/* a batch is made durable at once, before anything is visible */
-	if (b->n > 1 && !b->nosync && groupsync() &&
+	if (b->n > 1 && !b->nosync && spool__groupsync() &&
 	    syncfs(b->sp->dfd[SPOOL_TMP]) == -1)
 		return -1;
 
@@ -246,59 +268,46 @@ deliverall(struct spool_batch *b)
 }
 
 int
+spool_batch_add_keyed(struct spool_batch *b, const void *key, size_t keylen,
+    const void *buf, size_t len)
+{
+	if (b->opt.key != NULL || b->done) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (keyroom(b) == -1 || add(b, buf, len, -1) == -1)
+		return -1;
+	spool__key_hash(key, keylen, b->keys[b->n - 1].hash);
+	return 0;
+}
+
+int
 spool_batch_commit(struct spool_batch *b)
 {
-	struct spool *sp = b->sp;
-	char hash[SPOOL_KEY_HASHLEN + 1], id[SPOOL_NAME_MAX + 1];
-	size_t i;
-	int lock, r, saved;
-
 	if (b->done || (b->opt.key != NULL && b->n != 1)) {
 		errno = EINVAL;
 		return -1;
 	}
-	b->done = 1;
-	if (b->opt.key == NULL)
-		return deliverall(b);
-	if ((lock = spool__key_lock(sp, b->opt.key, b->opt.keylen,
-	    hash)) == -1)
-		goto fail;
-	if ((r = spool__key_lookup(sp, hash, id)) == -1)
-		goto fail;
-	if (r == 1) {
-		/* seen within the window: enqueue nothing, give its ID */
-		(void)unlinkat(sp->dfd[SPOOL_TMP], b->msgs[0].name, 0);
-		memset(&b->msgs[0], 0, sizeof(b->msgs[0]));
-		b->msgs[0].idlen = strlen(id);
-		memcpy(b->msgs[0].name, id, b->msgs[0].idlen + 1);
-		b->committed = 1;
-		b->deduped = 1;
-		(void)close(lock);
-		return 0;
+	if (b->opt.key != NULL) {
+		if (keyroom(b) == -1)
+			return -1;
+		spool__key_hash(b->opt.key, b->opt.keylen, b->keys[0].hash);
 	}
-	r = deliverall(b);
-	/* the key only once its message is durable */
-	if (r == 0 && b->committed == 1)
-		r = spool__key_record(sp, hash, b->msgs[0].name, b->nosync);
-	saved = errno;
-	(void)close(lock);
-	errno = saved;
-	return r;
-fail:
-	saved = errno;
-	if (lock != -1)
-		(void)close(lock);
-	for (i = 0; i < b->n; i++)
-		(void)unlinkat(sp->dfd[SPOOL_TMP], b->msgs[i].name, 0);
-	b->committed = 0;
-	errno = saved;
-	return -1;
+	b->done = 1;
+	return b->keys != NULL ? spool__commit_keyed(b) : spool__deliverall(b);
 }
 
 int
 spool_batch_deduped(const struct spool_batch *b)
 {
 	return b->deduped;
+}
+
+int
+spool_batch_isdup(const struct spool_batch *b, size_t i)
+{
+	return b->done && b->keys != NULL && i < b->committed &&
+	    b->keys[i].dup != FRESH;
 }
 
 const char *
@@ -333,7 +342,10 @@ spool_batch_free(struct spool_batch *b)
 		return;
 	/* whatever was not delivered leaves no trace in tmp/ */
 	for (i = b->done ? b->committed : 0; i < b->n; i++)
-		(void)unlinkat(b->sp->dfd[SPOOL_TMP], b->msgs[i].name, 0);
+		if (b->keys == NULL || b->keys[i].dup == FRESH)
+			(void)unlinkat(b->sp->dfd[SPOOL_TMP], b->msgs[i].name,
+			    0);
+	free(b->keys);
 	free(b->msgs);
 	free(b);
 	errno = saved;

@@ -276,6 +276,18 @@ int	 spool_batch_add(struct spool_batch *b, const void *buf, size_t len);
 int	 spool_batch_add_fd(struct spool_batch *b, int fd);
 
 /*
+ * Like spool_batch_add(), with a dedup key of the message's own (any
+ * bytes), as put -K gives each record; not in a batch begun with
+ * opt->key (EINVAL).  At commit, a message whose key was recorded within
+ * the dedup window, or is that of an earlier message of the batch, is a
+ * duplicate: nothing is enqueued for it, spool_batch_isdup() is 1 and
+ * its spool_batch_id() is the ID recorded (or the earlier message's).
+ * The commit holds a lock (a descriptor) per distinct key of the batch.
+ */
+int	 spool_batch_add_keyed(struct spool_batch *b, const void *key,
+	    size_t keylen, const void *buf, size_t len);
+
+/*
  * Make every message added so far visible in new/ and durable: a batch
  * of one was fdatasynced as it was written; a larger one is made durable
  * now by one syncfs(2) (on Linux before 5.8, whose syncfs does not report
@@ -299,8 +311,11 @@ int	 spool_batch_add_fd(struct spool_batch *b, int fd);
  */
 int	 spool_batch_commit(struct spool_batch *b);
 
-/* 1 if the commit found the key fresh and enqueued nothing, else 0. */
+/* 1 if the commit found a key seen before and enqueued nothing, else 0. */
 int	 spool_batch_deduped(const struct spool_batch *b);
+
+/* 1 if message i of the committed batch was a duplicate, else 0. */
+int	 spool_batch_isdup(const struct spool_batch *b, size_t i);
 
 /*
  * The i-th subscription that failed in the last commit: its name in subs/,

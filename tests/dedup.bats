@@ -365,7 +365,7 @@ refused() {
 	assert_equal "$status" 64
 	assert_output ""
 	assert_equal "$stderr" "q put: -k names one message$why
-usage: q put [-d delay] [-p prio] [-k key] [-l | -0] [-m text]... [--no-sync] [--group n] [--linger ms] queue [file ...]"
+usage: q put [-d delay] [-p prio] [-k key] [-l | -0 [-K]] [-m text]... [--no-sync] [--group n] [--linger ms] queue [file ...]"
 	assert_not_exist "$(qpath jobs)"
 }
 

@@ -158,6 +158,29 @@ printed_in() {
 	assert_line "ok rule 2 keys 1"
 }
 
+@test "put -l -K: the group, then its keys, synced once and fsynced" {
+	q put -k k2 -m old jobs >/dev/null
+	printf 'k1\ta\nk2\tb\nk3\tc\nk1\td\n' | traced -- put -l -K jobs
+	printed_in jobs
+	assert_equal "$(count jobs new)" 3
+	check
+	assert_success
+	# two messages, two keys: k2 was recorded before, k1 came twice
+	assert_line "ok rule 1 new 2"
+	assert_line "ok rule 1 keys 2"
+	assert_line "ok rule 2 new 2"
+	assert_line "ok rule 2 keys 2"
+	# one syncfs for the messages, one for the keys
+	assert_equal "$(grep -c 'syncfs(' "$TRACE")" 2
+}
+
+@test "the checker fails when the keys of put -K are renamed before their syncfs" {
+	q put -m old jobs >/dev/null
+	printf 'k1\ta\nk2\tb\n' | traced -- put -l -K jobs
+	drop syncfs "$QDIR/jobs/keys"
+	refused 1 'rename.*/jobs/keys>'
+}
+
 @test "put into a new queue: the queue and its directories made durable" {
 	mkdir "$QDIR"
 	traced -- put -m hello jobs

@@ -109,3 +109,107 @@ start() {
 	assert_equal "$stderr" "q put: invalid linger: 3600001"
 	assert_not_exist "$(qpath jobs)"
 }
+
+# --- put -K: each record its own dedup key ----------------------------------
+
+# The bodies of every message of queue $1 in new/, sorted.
+bodies() {
+	cat "$QDIR/$1"/new/* | LC_ALL=C sort
+}
+
+@test "-K: a key seen before, in this input or an earlier put, enqueues nothing and prints the first ID" {
+	run --separate-stderr -0 bash -c 'printf "a\tone\nb\ttwo\na\tthree\n" | q put -l -K jobs'
+	assert_equal "${#lines[@]}" 3
+	# the third record's key is the first's: its ID in its place
+	assert_equal "${lines[2]}" "${lines[0]}"
+	assert_equal "$stderr" "q put: jobs: 1 of 3 records had a key seen before: nothing enqueued for them"
+	first=${lines[0]}
+	# the key is not part of the message; the newline is
+	assert_equal "$(cat "$(qpath jobs)/new/$first")" one
+	assert_equal "$(wc -c <"$(qpath jobs)/new/$first")" 4
+	assert_equal "$(count jobs new)" 2
+	# again, with one new key: only that one is enqueued
+	run --separate-stderr -0 bash -c 'printf "b\tnew\nc\tfour\na\tx\n" | q put -l -K jobs'
+	assert_equal "${lines[2]}" "$first"
+	assert_equal "$stderr" "q put: jobs: 2 of 3 records had a key seen before: nothing enqueued for them"
+	assert_equal "$(bodies jobs)" $'four\none\ntwo'
+	assert_equal "$(count jobs tmp)" 0
+	# the record of a key is keys/SHA256(key), as for -k
+	hash=$(printf c | sha256sum | cut -d' ' -f1)
+	assert_equal "$(cat "$(qpath jobs)/keys/$hash")" "${lines[1]}"
+}
+
+@test "-K with -0: the key ends at the first tab, the message may hold tabs and newlines" {
+	run --separate-stderr -0 bash -c 'printf "k1\tx\ty\nz\0k2\t\0" | q put -0 -K jobs'
+	assert_equal "${#lines[@]}" 2
+	assert_equal "$(cat "$(qpath jobs)/new/${lines[0]}")" $'x\ty\nz'
+	# an empty message is a message
+	assert_equal "$(wc -c <"$(qpath jobs)/new/${lines[1]}")" 0
+	# -k and -K share their records: -k k1 finds what -K put
+	run --separate-stderr -0 q put -k k1 -m other jobs
+	assert_output "${lines[0]}"
+}
+
+@test "-K: a record without a key stops put; earlier groups stay, its group is removed" {
+	start -l -K --group 2 --linger 60000 jobs
+	printf 'a\t1\nb\t2\n' >&4
+	assert_equal "$(lines_within "$out" 2)" 2
+	printf 'c\t3\nno key here\n' >&4
+	st=0
+	wait "$putter" || st=$?
+	putter=
+	assert_equal "$st" 65
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" "q put: jobs: record 4: no tab after its key"
+	assert_equal "$(wc -l <"$out")" 2
+	assert_equal "$(bodies jobs)" $'1\n2'
+	assert_equal "$(count jobs tmp)" 0
+	run --separate-stderr -65 bash -c 'printf "\tbody\n" | q put -l -K jobs'
+	assert_equal "$stderr" "q put: jobs: record 1: an empty key"
+	assert_equal "$(count jobs new)" 2
+}
+
+@test "-K re-fed after put was killed mid-stream enqueues every record once" {
+	seq 1 3000 | awk '{ printf "id-%d\tmessage %d\n", $1, $1 }' >"$BATS_TEST_TMPDIR/feed"
+	start -l -K --group 100 --linger 60000 jobs
+	head -n 1750 "$BATS_TEST_TMPDIR/feed" >&4
+	# some groups are in, the rest of the input is still to come
+	lines_within "$out" 1700 >/dev/null
+	kill -9 "$putter"
+	wait "$putter" || true
+	putter=
+	exec 4>&-
+	before=$(count jobs new)
+	[ "$before" -ge 1700 ] && [ "$before" -lt 3000 ]
+	# the producer starts over from the beginning
+	run --separate-stderr -0 q put -l -K jobs "$BATS_TEST_TMPDIR/feed"
+	assert_equal "${#lines[@]}" 3000
+	assert_equal "$(count jobs new)" 3000
+	assert_equal "$(bodies jobs)" "$(seq 1 3000 | sed 's/^/message /' | LC_ALL=C sort)"
+	# kill -9 leaves at most the group it was writing in tmp/, for sweep
+	[ "$(count jobs tmp)" -le 100 ]
+}
+
+@test "-K: two producers feeding the same keys in opposite orders enqueue each once" {
+	seq 1 600 | awk '{ printf "k%d\tm%d\n", $1, $1 }' >"$BATS_TEST_TMPDIR/fwd"
+	tac "$BATS_TEST_TMPDIR/fwd" >"$BATS_TEST_TMPDIR/rev"
+	q put -l -K --linger 0 jobs "$BATS_TEST_TMPDIR/fwd" >"$BATS_TEST_TMPDIR/o1" 2>/dev/null &
+	p1=$!
+	q put -l -K --linger 0 jobs "$BATS_TEST_TMPDIR/rev" >"$BATS_TEST_TMPDIR/o2" 2>/dev/null &
+	p2=$!
+	wait "$p1"
+	wait "$p2"
+	assert_equal "$(count jobs new)" 600
+	assert_equal "$(bodies jobs)" "$(seq 1 600 | sed 's/^/m/' | LC_ALL=C sort)"
+	# each key has one ID, whichever producer printed it
+	assert_equal "$(paste "$BATS_TEST_TMPDIR/o1" <(tac "$BATS_TEST_TMPDIR/o2") | awk '$1 != $2' | wc -l)" 0
+}
+
+@test "-K is for -l or -0 records, not -k or -m" {
+	run --separate-stderr -64 q put -K jobs </dev/null
+	assert_equal "${stderr_lines[0]}" "q put: -K keys the records of -l or -0"
+	run --separate-stderr -64 q put -l -K -m text jobs </dev/null
+	assert_equal "${stderr_lines[0]}" "q put: -K keys records, not -m texts"
+	run --separate-stderr -64 q put -l -K -k key jobs </dev/null
+	assert_equal "${stderr_lines[0]}" "q put: -k names one message: not with -l"
+	assert_not_exist "$(qpath jobs)"
+}
