@@ -222,7 +222,7 @@ static void
 environment_init(struct spawner *s, const char *qpath)
 {
 	static const char *const names[] = { "Q_QUEUE=", "Q_ID=",
-	    "Q_ATTEMPT=", "Q_ENQUEUED=", "Q_TOKEN=" };
+	    "Q_ATTEMPT=", "Q_ENQUEUED=", "Q_TOKEN=", "Q_IDS=", "Q_TOKENS=" };
 	const size_t nnames = sizeof(names) / sizeof(names[0]);
 	extern char **environ;
 	size_t n, k = 0, v;
@@ -242,31 +242,44 @@ environment_init(struct spawner *s, const char *qpath)
 			s->env[k++] = environ[n];
 	}
 	s->env[k++] = s->qvar;
-	for (v = 0; v < nnames - 1; v++)
-		s->env[k++] = s->vars[v];
+	s->envjob = k;
 	s->env[k] = NULL;
 }
 
+/*
+ * The variables of job j: Q_ID, Q_ATTEMPT, Q_ENQUEUED and Q_TOKEN of its
+ * message when it has one; with -b, Q_IDS and Q_TOKENS too (batch.c).
+ */
 static void
-environment(struct spawner *s, const struct spool_name *n)
+environment(struct spawner *s, const struct job *j)
 {
-	size_t k;
+	const struct spool_name *n = &j->msg[0].m.n;
+	size_t k = s->envjob, v;
 
-	snprintf(s->vars[0], sizeof(s->vars[0]), "Q_ID=%.*s",
-	    (int)n->idlen, n->name);
-	snprintf(s->vars[1], sizeof(s->vars[1]), "Q_ATTEMPT=%u",
-	    n->attempts - n->base);
-	snprintf(s->vars[2], sizeof(s->vars[2]), "Q_ENQUEUED=%lld",
-	    (long long)n->sec);
-	k = strlcpy(s->vars[3], "Q_TOKEN=", sizeof(s->vars[3]));
-	q_token(n, s->vars[3] + k, sizeof(s->vars[3]) - k);
+	if (j->n == 1) {
+		snprintf(s->vars[0], sizeof(s->vars[0]), "Q_ID=%.*s",
+		    (int)n->idlen, n->name);
+		snprintf(s->vars[1], sizeof(s->vars[1]), "Q_ATTEMPT=%u",
+		    n->attempts - n->base);
+		snprintf(s->vars[2], sizeof(s->vars[2]), "Q_ENQUEUED=%lld",
+		    (long long)n->sec);
+		v = strlcpy(s->vars[3], "Q_TOKEN=", sizeof(s->vars[3]));
+		q_token(n, s->vars[3] + v, sizeof(s->vars[3]) - v);
+		for (v = 0; v < 4; v++)
+			s->env[k++] = s->vars[v];
+	}
+	s->env[k] = NULL;
+	if (s->batch)
+		batch_environment(s, j, k);
 }
 
 /*
- * Start CMD for message n, open as fd for its stdin.  vfork(2) rather
+ * Start CMD for job j: its message open on stdin, or with -b the
+ * messages open as descriptors 3 and up, their paths /dev/fd/N in its
+ * arguments, and /dev/null on stdin (batch.c).  vfork(2) rather
  * than posix_spawn(3): the child has only to join a process group of its
- * own, restore the signal mask and the two signals q ignores, take fd as
- * stdin and exec (every other descriptor is close-on-exec: see
+ * own, restore the signal mask and the two signals q ignores, take its
+ * descriptors and exec (every other descriptor is close-on-exec: see
  * cloexec()); glibc's posix_spawn also maps a stack for each child and
  * resets the disposition of every signal one system call at a time, a
  * tenth of the cost of a job as short as true(1).  With out (--tag), the
@@ -277,14 +290,15 @@ environment(struct spawner *s, const struct spool_name *n)
  * Returns the pid, or -1 with errno.
  */
 static pid_t
-spawn_job(struct spawner *s, const struct spool_name *n, int fd,
-    const int *out)
+spawn_job(struct spawner *s, const struct job *j, const int *out)
 {
 	volatile int fail = 0;
+	int fd = s->batch ? s->nullfd : j->msg[0].m.fd;
+	char **argv = s->batch ? batch_argv(s, j) : s->argv;
 	struct sigaction dfl;
 	pid_t pid;
 
-	environment(s, n);
+	environment(s, j);
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	if ((pid = vfork()) == 0) {
@@ -296,7 +310,8 @@ spawn_job(struct spawner *s, const struct spool_name *n, int fd,
 		    dup2(fd, STDIN_FILENO)) == -1 ||
 		    (out != NULL && (dup2(out[0], STDOUT_FILENO) == -1 ||
 		    dup2(out[1], STDERR_FILENO) == -1)) ||
-		    execve(s->cmd, s->argv, s->env) == -1)
+		    (s->batch && batch_fds(s, j) == -1) ||
+		    execve(s->cmd, argv, s->env) == -1)
 			fail = errno;
 		_exit(127);
 	}
@@ -323,6 +338,7 @@ spawn_init(struct spawner *s, const char *qpath)
 	s->dogfd = -1;
 	cloexec();
 	environment_init(s, qpath);
+	batch_init(s);
 }
 
 /* After the last job: the watchdog sees the end of its pipe, and goes. */
@@ -335,20 +351,22 @@ spawn_end(struct spawner *s)
 		(void)waitpid(s->dog, NULL, 0);
 	free(s->env);
 	free(s->qvar);
+	batch_end(s);
 }
 
 /* How much a line of the log matters: -q keeps only what needs a person. */
 enum { NOTE, ALERT };
 
 static void
-logmsg(struct worker *w, const struct job *j, int level, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
+logmsg(struct worker *w, const struct spool_name *n, int level,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* A line of the log about message n (its claim token). */
 static void
-logmsg(struct worker *w, const struct job *j, int level, const char *fmt,
-    ...)
+logmsg(struct worker *w, const struct spool_name *n, int level,
+    const char *fmt, ...)
 {
-	char buf[256];
+	char buf[256], token[SPOOL_NAME_MAX + 1];
 	va_list ap;
 
 	if (w->quiet && level == NOTE)
@@ -356,31 +374,35 @@ logmsg(struct worker *w, const struct job *j, int level, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	warnx("%s: %s: %s", w->queue, j->token, buf);
+	q_token(n, token, sizeof(token));
+	warnx("%s: %s: %s", w->queue, token, buf);
 }
 
 void
 job_title(struct worker *w)
 {
 	setproctitle("%s: %d running, %lld done%s", w->queue, w->running,
-	    w->started - w->running, w->stopping ? ", stopping" : "");
+	    w->started - w->inflight, w->stopping ? ", stopping" : "");
 }
 
 int
 job_start(struct worker *w, struct job *j)
 {
-	int wr[2] = { -1, -1 };
+	int wr[2] = { -1, -1 }, k;
 	pid_t pid = -1;
 
-	q_token(&j->m.n, j->token, sizeof(j->token));
-	/* stdin: the claim's own open of the message, the job's alone */
-	(void)fcntl(j->m.fd, F_SETFL, 0);	/* drop O_NONBLOCK */
+	q_token(&j->msg[0].m.n, j->token, sizeof(j->token));
+	/* the claim's own opens of the messages, the job's alone */
+	for (k = 0; k < j->n; k++)
+		(void)fcntl(j->msg[k].m.fd, F_SETFL, 0);  /* no O_NONBLOCK */
 	if (!w->tag || tag_pipes(j, wr) == 0)
-		pid = spawn_job(&w->spawn, &j->m.n, j->m.fd,
-		    w->tag ? wr : NULL);
+		pid = spawn_job(&w->spawn, j, w->tag ? wr : NULL);
 	tag_spawned(j, wr, pid);
-	(void)close(j->m.fd);
-	j->m.fd = -1;
+	for (k = 0; k < j->n; k++) {
+		(void)close(j->msg[k].m.fd);
+		j->msg[k].m.fd = -1;
+		j->msg[k].lost = 0;
+	}
 	if (pid == -1) {
 		warn("%s: %s: %s", w->queue, j->token, w->spawn.cmd);
 		return -1;
@@ -393,42 +415,74 @@ job_start(struct worker *w, struct job *j)
 	j->killat = 0;
 	j->lost = j->timedout = 0;
 	w->running++;
-	w->started++;
+	w->inflight += j->n;
+	w->started += j->n;
 	job_title(w);
 	return 0;
 }
 
-/* Give a message back for another try (spool_requeue), or to failed/. */
+/* Give message n back for another try (spool_requeue), or to failed/. */
 static void
-requeue(struct worker *w, struct job *j, const char *why, int temporary)
+requeue(struct worker *w, struct spool_name *n, const char *why,
+    unsigned flags)
 {
 	long long delay;
 	char d[32];
 
-	switch (spool_requeue(w->sp, j->m.n.name, w->attempts,
-	    (temporary ? SPOOL_REQUEUE_TEMPORARY : 0) |
+	switch (spool_requeue(w->sp, n->name, w->attempts, flags |
 	    (w->killed_all ? SPOOL_REQUEUE_NOW : 0), &delay)) {
 	case 0:
-		logmsg(w, j, ALERT,
+		logmsg(w, n, ALERT,
 		    "%s, out of attempts (%lld), moved to failed/", why,
 		    w->attempts);
 		break;
 	case 1:
-		logmsg(w, j, NOTE, "%s, released, retry in %s", why,
+		logmsg(w, n, NOTE, "%s, released, retry in %s", why,
 		    spool_duration_format(delay, d, sizeof(d)));
 		break;
 	default:
-		logmsg(w, j, ALERT, "%s, but %s", why, errno == ENOENT ?
+		logmsg(w, n, ALERT, "%s, but %s", why, errno == ENOENT ?
 		    "the lease was lost" : strerror(errno));
 	}
 }
 
-/* CMD of job j ended with wait status ws: act on it. */
+/* Act on exit code (-1: killed) of the run that had message k of j. */
+static void
+outcome(struct worker *w, struct job *j, int k, int code, const char *why)
+{
+	struct jobmsg *m = &j->msg[k];
+
+	if (m->lost)
+		logmsg(w, &m->m.n, ALERT,
+		    "%s, but the lease was lost: not acknowledged", why);
+	else if (j->lost)	/* another of its batch was: it was stopped */
+		requeue(w, &m->m.n, "stopped: the lease of another message "
+		    "of its batch was lost", SPOOL_REQUEUE_NOW);
+	else if (code == 0 && !j->timedout) {
+		if (spool_ack(w->sp, m->m.n.name) == 0)
+			logmsg(w, &m->m.n, NOTE, "done");
+		else
+			logmsg(w, &m->m.n, ALERT, "exit 0, but %s",
+			    errno == ENOENT ? "the lease was lost: not "
+			    "acknowledged" : strerror(errno));
+	} else if (code == 100 && !j->timedout) {
+		if (spool_fail(w->sp, m->m.n.name) == 0)
+			logmsg(w, &m->m.n, ALERT, "exit 100, moved to failed/");
+		else
+			logmsg(w, &m->m.n, ALERT, "exit 100, but %s",
+			    errno == ENOENT ? "the lease was lost" :
+			    strerror(errno));
+	} else
+		requeue(w, &m->m.n, why, (code == 75 || code == 111) &&
+		    !j->timedout ? SPOOL_REQUEUE_TEMPORARY : 0);
+}
+
+/* CMD of job j ended with wait status ws: act on it for each message. */
 static void
 finish(struct worker *w, struct job *j, int ws)
 {
 	char why[64];
-	int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+	int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, k;
 
 	if (j->timedout)
 		snprintf(why, sizeof(why), "timed out after %llds",
@@ -438,27 +492,11 @@ finish(struct worker *w, struct job *j, int ws)
 		    WTERMSIG(ws));
 	else
 		snprintf(why, sizeof(why), "exit %d", code);
-	if (j->lost)
-		logmsg(w, j, ALERT,
-		    "%s, but the lease was lost: not acknowledged", why);
-	else if (code == 0 && !j->timedout) {
-		if (spool_ack(w->sp, j->m.n.name) == 0)
-			logmsg(w, j, NOTE, "done");
-		else
-			logmsg(w, j, ALERT, "exit 0, but %s", errno == ENOENT ?
-			    "the lease was lost: not acknowledged" :
-			    strerror(errno));
-	} else if (code == 100 && !j->timedout) {
-		if (spool_fail(w->sp, j->m.n.name) == 0)
-			logmsg(w, j, ALERT, "exit 100, moved to failed/");
-		else
-			logmsg(w, j, ALERT, "exit 100, but %s", errno == ENOENT ?
-			    "the lease was lost" : strerror(errno));
-	} else
-		requeue(w, j, why, (code == 75 || code == 111) &&
-		    !j->timedout);
+	for (k = 0; k < j->n; k++)
+		outcome(w, j, k, code, why);
 	j->pid = 0;
 	w->running--;
+	w->inflight -= j->n;
 	job_title(w);
 }
 
@@ -498,12 +536,45 @@ job_reap(struct worker *w)
 	}
 }
 
+/*
+ * Renew the leases of job j's messages; returns how many it still holds.
+ * A renewal that fails means the message is somebody else's now: the run
+ * is stopped (its other messages are renewed until it has ended).
+ */
+static int
+renew(struct worker *w, struct job *j, long long now)
+{
+	char name[SPOOL_NAME_MAX + 1];
+	struct jobmsg *m;
+	int k, held = 0;
+
+	for (k = 0; k < j->n; k++) {
+		m = &j->msg[k];
+		if (m->lost)
+			continue;
+		if (spool_touch(w->sp, m->m.n.name, w->lease, name) == 0) {
+			(void)spool_name_parse(name, &m->m.n);
+			held++;
+			continue;
+		}
+		m->lost = 1;
+		logmsg(w, &m->m.n, ALERT, "lease lost while running: %s; "
+		    "stopping it", errno == ENOENT ? "claimed elsewhere" :
+		    strerror(errno));
+		if (!j->lost) {
+			(void)kill(-j->pid, SIGTERM);
+			j->killat = now + GRACE_MS;
+		}
+		j->lost = 1;
+	}
+	return held;
+}
+
 /* Renew leases and enforce -t; returns ms until the next such event. */
 long long
 job_timers(struct worker *w)
 {
 	long long now = q_now_ms(), next = -1;
-	char name[SPOOL_NAME_MAX + 1];
 	struct job *j;
 	int i;
 
@@ -519,22 +590,10 @@ job_timers(struct worker *w)
 			j->killat = 0;
 			(void)kill(-j->pid, SIGKILL);
 		}
-		if (!j->lost && now >= j->renew) {
-			if (spool_touch(w->sp, j->m.n.name, w->lease,
-			    name) == 0)
-				(void)spool_name_parse(name, &j->m.n);
-			else {
-				/* the message is somebody else's: stop */
-				j->lost = 1;
-				logmsg(w, j, ALERT, "lease lost while running: %s; "
-				    "stopping it", errno == ENOENT ?
-				    "claimed elsewhere" : strerror(errno));
-				(void)kill(-j->pid, SIGTERM);
-				j->killat = now + GRACE_MS;
-			}
-			j->renew = now + w->lease * 1000 / 3;
-		}
-		if (!j->lost && (next < 0 || j->renew - now < next))
+		if (j->renew != 0 && now >= j->renew)
+			j->renew = renew(w, j, now) > 0 ?
+			    now + w->lease * 1000 / 3 : 0;
+		if (j->renew != 0 && (next < 0 || j->renew - now < next))
 			next = j->renew - now;
 		if (j->deadline != 0 && !j->timedout &&
 		    (next < 0 || j->deadline - now < next))

@@ -16,9 +16,10 @@
  * without a newline gets one.  When a job ends (also when it is killed),
  * its pipes are read to the end of what it wrote before the worker acts
  * on its exit status, and closed: processes it left behind that write
- * later meet a closed pipe, rather than holding up the job's end.  If the worker's own stdout or stderr can no longer
- * be written (a closed pipe), the job's pipe is closed too, so the job
- * meets the error itself, as it would writing there directly.
+ * later meet a closed pipe, rather than holding up the job's end.  If
+ * the worker's own stdout or stderr can no longer be written (a closed
+ * pipe), the job's pipe is closed too, so the job meets the error
+ * itself, as it would writing there directly.
  */
 #define _GNU_SOURCE
 #include <sys/uio.h>
@@ -201,7 +202,8 @@ lines(struct job *j, int k, int all)
 			if (nl == NULL && !all && e - p < TAG_LINE_MAX)
 				break;
 			len = (size_t)((nl != NULL ? nl + 1 : e) - p);
-			iov[n++] = (struct iovec){ j->m.n.name, j->m.n.idlen };
+			iov[n++] = (struct iovec){ j->msg[0].m.n.name,
+			    j->msg[0].m.n.idlen };
 			iov[n++] = (struct iovec){ "\t", 1 };
 			iov[n++] = (struct iovec){ p, len };
 			if (nl == NULL)	/* the rest, with a newline */

@@ -26,6 +26,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -40,6 +41,7 @@
 
 #define SWEEP_MS	(60 * 1000)	/* all of the housekeeping, at least */
 #define SWEEP_GAP_MS	(5 * 1000)	/* and when idle at most this often */
+#define BATCH_MAX	1000		/* -b: messages (descriptors) per run */
 
 
 static void
@@ -132,7 +134,6 @@ housekeeping(struct worker *w)
 	return left < 0 ? 0 : left;
 }
 
-/* Claim and start jobs while there are free slots.  Returns claims. */
 /* Nothing to claim: say once, while it lasts, that the queue is paused. */
 static void
 paused(struct worker *w)
@@ -145,18 +146,44 @@ paused(struct worker *w)
 	w->paused = on;
 }
 
+/*
+ * With -b, more ready messages for job j, up to a batch (and -n): it does
+ * not wait for them.  Returns how many.
+ */
+static int
+more(struct worker *w, struct job *j)
+{
+	struct spool_claimopt opt = { w->lease, SPOOL_CLAIM_OPEN, w->self };
+	int r, n = 0;
+
+	while (j->n < w->spawn.batch &&
+	    (w->max == 0 || w->started + j->n < w->max)) {
+		if ((r = spool_claim(w->sp, &opt, &j->msg[j->n].m)) != 1) {
+			if (r == -1)
+				warn("%s: claim", w->queue);
+			break;
+		}
+		j->n++;
+		n++;
+	}
+	return n;
+}
+
+/* Claim and start jobs while there are free slots.  Returns claims. */
 static int
 fill(struct worker *w, int *idle)
 {
 	struct spool_claimopt opt = { w->lease, SPOOL_CLAIM_OPEN, w->self };
-	int i, n = 0, r, swept = 0;
+	struct job *j;
+	int i, k, n = 0, r, swept = 0;
 
 	*idle = 0;
 	while (!w->stopping && w->running < w->njobs &&
 	    (w->max == 0 || w->started < w->max) && w->status == Q_OK) {
 		for (i = 0; w->jobs[i].pid != 0; i++)
 			;
-		r = spool_claim(w->sp, &opt, &w->jobs[i].m);
+		j = &w->jobs[i];
+		r = spool_claim(w->sp, &opt, &j->msg[0].m);
 		if (r == 0 && !swept && (q_now_ms() - w->lastrecover >= 1000 ||
 		    q_now_ms() - w->lastsweep >= SWEEP_GAP_MS)) {
 			/* nothing ready: expired and dead claims may be */
@@ -174,9 +201,12 @@ fill(struct worker *w, int *idle)
 			w->status = q_status(errno);
 			break;
 		}
-		n++;
-		if (job_start(w, &w->jobs[i]) == -1) {
-			(void)spool_release(w->sp, w->jobs[i].m.n.name, 0);
+		j->n = 1;
+		n += 1 + more(w, j);
+		if (job_start(w, j) == -1) {
+			for (k = 0; k < j->n; k++)
+				(void)spool_release(w->sp, j->msg[k].m.n.name,
+				    0);
 			w->status = Q_IOERR;
 			break;
 		}
@@ -345,13 +375,14 @@ options(struct worker *w, int argc, char *argv[])
 		{ "follow", no_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "tag", no_argument, NULL, 'T' },
+		{ "batch", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	long long n;
 	int ch, status;
 
-	while ((ch = getopt_long(argc, argv, "+j:l:t:n:a:fqTh", longopts,
+	while ((ch = getopt_long(argc, argv, "+j:l:t:n:a:b:fqTh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'j':
@@ -380,6 +411,12 @@ options(struct worker *w, int argc, char *argv[])
 			    &w->attempts)) != Q_OK)
 				return status;
 			w->aflag = 1;
+			break;
+		case 'b':
+			if ((status = q_number("batch", optarg, 1, BATCH_MAX,
+			    &n)) != Q_OK)
+				return status;
+			w->spawn.batch = (int)n;
 			break;
 		case 'f':
 			w->follow = 1;
@@ -437,11 +474,26 @@ appear(struct worker *w)
 	return status;
 }
 
+/*
+ * Descriptors 0, 1 and 2 open (on /dev/null where they were not), so that
+ * no message is claimed onto one of them.
+ */
+static void
+stdfds(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1 && fd <= 2)
+		(void)fcntl(fd, F_SETFD, 0);
+	if (fd > 2)
+		(void)close(fd);
+}
+
 int
 cmd_work(int argc, char *argv[])
 {
 	struct worker w;
-	int status;
+	int status, i;
 
 	memset(&w, 0, sizeof(w));
 	w.njobs = 1;
@@ -456,6 +508,9 @@ cmd_work(int argc, char *argv[])
 	}
 	if ((status = q_operands(argc, argv, 2, -1, "queue cmd")) != -1)
 		return status;
+	if (w.tag && w.spawn.batch > 0)
+		return q_badusage("-T tags a job's output with its message: "
+		    "not with -b");
 	w.queue = argv[0];
 	w.spawn.argv = argv + 1;
 	if ((status = spawn_resolve(argv[1], &w.spawn.cmd)) != 0)
@@ -470,8 +525,14 @@ cmd_work(int argc, char *argv[])
 		w.lease = spool_config(w.sp)->lease;
 	if (w.attempts == 0)
 		w.attempts = spool_config(w.sp)->attempts;
-	if ((w.jobs = calloc((size_t)w.njobs, sizeof(*w.jobs))) == NULL)
+	if ((w.jobs = calloc((size_t)w.njobs, sizeof(*w.jobs))) == NULL ||
+	    (w.msgs = calloc((size_t)w.njobs * (size_t)(w.spawn.batch > 0 ?
+	    w.spawn.batch : 1), sizeof(*w.msgs))) == NULL)
 		err(Q_IOERR, NULL);
+	for (i = 0; i < w.njobs; i++)
+		w.jobs[i].msg = w.msgs + (size_t)i * (size_t)(w.spawn.batch > 0 ?
+		    w.spawn.batch : 1);
+	stdfds();
 	tag_init(&w);
 	w.self = getpid();
 	(void)signal(SIGPIPE, SIG_IGN);
@@ -479,6 +540,7 @@ cmd_work(int argc, char *argv[])
 	status = loop(&w);
 	spool_close(w.sp);
 	free(w.jobs);
+	free(w.msgs);
 	free(w.tagbuf);
 	free(w.qpath);
 	free(w.spawn.cmd);

@@ -18,8 +18,16 @@ struct spawner {
 	char		*cmd;		/* CMD, resolved */
 	char		**argv;
 	char		**env;		/* environ less Q_ variables, then: */
+	size_t		 envjob;	/* where the job's variables go */
 	char		*qvar;		/* Q_QUEUE= */
 	char		 vars[4][SPOOL_NAME_MAX + 16];	/* the job's */
+	int		 batch;		/* -b: messages per run, 0 without */
+	char		**bargv;	/* -b: CMD's argv, then the paths */
+	char		(*fdpaths)[16];	/* -b: /dev/fd/3, /dev/fd/4, ... */
+	size_t		 nargs;		/* of CMD's own */
+	char		*ids, *tokens;	/* -b: Q_IDS=, Q_TOKENS= */
+	int		*fdtmp;		/* -b: the child's scratch */
+	int		 nullfd;	/* -b: /dev/null, the jobs' stdin */
 	sigset_t	 oldmask;	/* the mask CMD gets */
 	int		 nslots;
 	pid_t		*groups;	/* shared with the watchdog */
@@ -38,14 +46,21 @@ struct tagout {
 	char		*buf;		/* TAG_LINE_MAX bytes */
 };
 
-/* A claimed message and the run of CMD on it. */
+/* A claimed message of a job, and whether its lease was lost. */
+struct jobmsg {
+	struct spool_msg m;
+	int		 lost;
+};
+
+/* Claimed messages (one, or with -b up to a batch) and the run of CMD. */
 struct job {
 	pid_t		 pid;		/* 0: slot free */
-	struct spool_msg m;
-	char		 token[SPOOL_NAME_MAX + 1];
+	struct jobmsg	*msg;		/* w->batch of them, or one */
+	int		 n;		/* claimed */
+	char		 token[SPOOL_NAME_MAX + 1];	/* of the first */
 	long long	 start, renew, deadline;	/* q_now_ms() */
 	long long	 killat;	/* lease lost: SIGKILL then */
-	int		 lost, timedout;
+	int		 lost, timedout;	/* lost: any of its messages */
 	struct tagout	 out[2];	/* --tag: stdout, stderr */
 };
 
@@ -58,7 +73,8 @@ struct worker {
 	int		 lflag, aflag;	/* -l, -a given: config does not */
 	int		 njobs, running, follow, quiet;
 	int		 tag;		/* --tag */
-	long long	 started;
+	long long	 started;	/* messages whose run started */
+	long long	 inflight;	/* messages of the running jobs */
 	int		 stopping;	/* signals received */
 	int		 killed_all;	/* a second signal killed the jobs */
 	int		 paused;	/* the queue was paused at the last look */
@@ -66,6 +82,7 @@ struct worker {
 	long long	 lastrecover;	/* of cur/ and tmp/ only */
 	int		 status;
 	struct job	*jobs;
+	struct jobmsg	*msgs;		/* the jobs' messages, in one block */
 	char		*tagbuf;	/* --tag: the buffers of every slot */
 	pid_t		 self;
 	struct spawner	 spawn;		/* CMD, its environment, the watchdog */
@@ -73,6 +90,12 @@ struct worker {
 
 int	 spawn_resolve(const char *cmd, char **out);
 void	 spawn_init(struct spawner *s, const char *qpath);
+void	 batch_init(struct spawner *s);
+char	**batch_argv(struct spawner *s, const struct job *j);
+void	 batch_environment(struct spawner *s, const struct job *j,
+	    size_t at);
+int	 batch_fds(struct spawner *s, const struct job *j);
+void	 batch_end(struct spawner *s);
 int	 spawn_watchdog(struct spawner *s);
 void	 spawn_end(struct spawner *s);
 
