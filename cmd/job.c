@@ -392,9 +392,9 @@ job_start(struct worker *w, struct job *j)
 	pid_t pid = -1;
 
 	q_token(&j->msg[0].m.n, j->token, sizeof(j->token));
-	/* the claim's own opens of the messages, the job's alone */
-	for (k = 0; k < j->n; k++)
-		(void)fcntl(j->msg[k].m.fd, F_SETFL, 0);  /* no O_NONBLOCK */
+	/* stdin: the claim's own open of the message, the job's alone */
+	if (!w->spawn.batch)
+		(void)fcntl(j->msg[0].m.fd, F_SETFL, 0);  /* no O_NONBLOCK */
 	if (!w->tag || tag_pipes(j, wr) == 0)
 		pid = spawn_job(&w->spawn, j, w->tag ? wr : NULL);
 	tag_spawned(j, wr, pid);

@@ -29,8 +29,9 @@ static const struct command {
 	{ "release", cmd_release, "q release [-d delay] queue id ...", 0 },
 	{ "fail", cmd_fail, "q fail queue id ...", 0 },
 	{ "touch", cmd_touch, "q touch [-l lease] queue id ...", 0 },
-	{ "work", cmd_work, "q work [-fqT] [-a attempts] [-j jobs] [-l lease] "
-	    "[-n max] [-t timeout] queue [--] cmd [arg ...]", TITLE },
+	{ "work", cmd_work, "q work [-fqT] [-a attempts] [-b batch] [-j jobs] "
+	    "[-l lease] [-n max] [-t timeout] queue [--] cmd [arg ...]",
+	    TITLE },
 	{ "wait", cmd_wait, "q wait [-t timeout] queue", 0 },
 	{ "sweep", cmd_sweep, "q sweep [-nv] [queue ...]", 0 },
 	{ "ls", cmd_ls, "q ls [-r] [-S key] [-s state] [-l | -0 | --json] "

@@ -27,7 +27,7 @@ _q_commands=(
 	'release cur     -d= --delay='
 	'fail    cur'
 	'touch   cur     -l= --lease='
-	'work    command -f --follow -q --quiet -T --tag -a= --attempts= -j= --jobs= -l= --lease= -n= --max= -t= --timeout='
+	'work    command -f --follow -q --quiet -T --tag -a= --attempts= -b= --batch= -j= --jobs= -l= --lease= -n= --max= -t= --timeout='
 	'wait    none    -t= --timeout='
 	'sweep   queues  -n --dry-run -v --verbose'
 	'ls      none    -r --reverse -S= --sort= -s= --state= -l --long -0 --null --json'

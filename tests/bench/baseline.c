@@ -33,8 +33,11 @@
  *		read); counts the renames that lost the race (ENOENT)
  *	baseline spawn N JOBS PROG
  *		posix_spawn PROG N times, at most JOBS running at once
+ *	baseline measure PROG ARG...
+ *		run PROG once, with this program's stdin, stdout and stderr,
+ *		and say how long it took and its peak RSS; fails as it does
  *
- * drain, race and spawn print one line of key=value pairs: n (messages),
+ * drain, race, spawn and measure print one line of key=value pairs: n (messages),
  * sec (wall time, CLOCK_MONOTONIC), and where it applies first (drain:
  * from before opening the queue to the first message acknowledged), lost
  * and rss (ru_maxrss, KiB).  put1 and batch print nothing: they are timed
@@ -452,6 +455,29 @@ spawn(int argc, char *argv[])
 	return 0;
 }
 
+static int
+measure(int argc, char *argv[])
+{
+	struct rusage ru;
+	double t0;
+	pid_t pid;
+	int ws;
+
+	if (argc < 3)
+		return 2;
+	t0 = now();
+	if ((errno = posix_spawn(&pid, argv[2], NULL, NULL, argv + 2,
+	    environ)) != 0)
+		die("posix_spawn");
+	if (wait4(pid, &ws, 0, &ru) == -1)
+		die("wait4");
+	t0 = now() - t0;
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+		return 1;
+	fprintf(stderr, "sec=%.6f rss=%ld\n", t0, ru.ru_maxrss);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -469,7 +495,9 @@ main(int argc, char *argv[])
 		return first(argc, argv);
 	if (argc >= 3 && strcmp(argv[1], "spawn") == 0)
 		return spawn(argc, argv);
-	fprintf(stderr, "usage: baseline fill|put1|batch|drain|first|race|spawn "
-	    "...\n");
+	if (argc >= 3 && strcmp(argv[1], "measure") == 0)
+		return measure(argc, argv);
+	fprintf(stderr, "usage: baseline fill|put1|batch|drain|first|race|"
+	    "spawn|measure ...\n");
 	return 2;
 }
