@@ -130,7 +130,7 @@ check-asan:
 		LDFLAGS='-fsanitize=address,undefined' STATIC= check
 
 lint:
-	mandoc -Tlint -Wwarning man/q.1 man/q.5 man/libspool.3
+	mandoc -Tlint -Wwarning man/q.1 man/q.5 man/libspool.3 man/q-bridges.7
 	shellcheck -s bash completions/q.bash tests/run .ci/run
 	shellcheck -s sh tests/deps tests/demo
 	bash -n completions/q.bash
@@ -141,7 +141,7 @@ install: all libspool.pc
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
 		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
 		$(DESTDIR)$(FISHCOMPDIR)
 	install -m 755 q $(DESTDIR)$(BINDIR)/q
 	install -m 644 libspool.a $(DESTDIR)$(LIBDIR)/libspool.a
@@ -155,6 +155,7 @@ install: all libspool.pc
 		ln -sf libspool.3 $(DESTDIR)$(MANDIR)/man3/$$f.3; \
 	done
 	install -m 644 man/q.5 $(DESTDIR)$(MANDIR)/man5/q.5
+	install -m 644 man/q-bridges.7 $(DESTDIR)$(MANDIR)/man7/q-bridges.7
 	install -m 644 completions/q.bash $(DESTDIR)$(BASHCOMPDIR)/q
 	install -m 644 completions/_q $(DESTDIR)$(ZSHCOMPDIR)/_q
 	install -m 644 completions/q.fish $(DESTDIR)$(FISHCOMPDIR)/q.fish
@@ -166,7 +167,8 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/libspool.so.1 $(DESTDIR)$(LIBDIR)/libspool.so \
 		$(DESTDIR)$(INCDIR)/spool.h $(DESTDIR)$(PKGCONFIGDIR)/libspool.pc \
 		$(DESTDIR)$(MANDIR)/man1/q.1 $(DESTDIR)$(MANDIR)/man3/libspool.3 \
-		$(DESTDIR)$(MANDIR)/man5/q.5 $(DESTDIR)$(BASHCOMPDIR)/q \
+		$(DESTDIR)$(MANDIR)/man5/q.5 $(DESTDIR)$(MANDIR)/man7/q-bridges.7 \
+		$(DESTDIR)$(BASHCOMPDIR)/q \
 		$(DESTDIR)$(ZSHCOMPDIR)/_q $(DESTDIR)$(FISHCOMPDIR)/q.fish
 
 clean:

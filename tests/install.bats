@@ -9,6 +9,7 @@ load helper
 	for f in bin/q lib/libspool.a lib/libspool.so.1 lib/libspool.so \
 	    include/spool.h lib/pkgconfig/libspool.pc share/man/man1/q.1 \
 	    share/man/man5/q.5 share/man/man3/libspool.3 \
+	    share/man/man7/q-bridges.7 \
 	    share/bash-completion/completions/q share/zsh/site-functions/_q \
 	    share/fish/vendor_completions.d/q.fish; do
 		assert_exists "$stage/opt/qtest/$f"

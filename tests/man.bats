@@ -5,7 +5,7 @@ load helper
 # character.
 
 MAN="$ROOT/man"
-PAGES="q.1 q.5 libspool.3"
+PAGES="q.1 q.5 libspool.3 q-bridges.7"
 
 need() {
 	local t
@@ -59,6 +59,41 @@ groff_quiet() {
 	lint q.1
 }
 
+@test "mandoc -Tlint -Wwarning passes q-bridges.7" {
+	lint q-bridges.7
+}
+
+@test "groff -ww prints nothing for q-bridges.7" {
+	groff_quiet q-bridges.7
+}
+
+# The text of .Bd -literal block number $2 (from 1) of page $1, as mandoc
+# renders it: what a reader copies.
+literal() {
+	awk -v want="$2" '
+	    /^\.Bd -literal/ { n++; on = n == want; next }
+	    /^\.Ed/ { on = 0; next }
+	    on' "$MAN/$1" | sed 's/^\\&//; s/\\e/\\/g'
+}
+
+@test "q-bridges.7 shows each bridge script of the tests exactly as it is" {
+	local f base found n blocks
+	blocks=$(grep -c '^\.Bd -literal' "$MAN/q-bridges.7")
+	found=0
+	for f in "$ROOT"/tests/bridge/*-publish "$ROOT"/tests/bridge/*-consume; do
+		[ -e "$f" ] || continue
+		base=${f##*/}
+		for ((n = 1; n <= blocks; n++)); do
+			if [ "$(literal q-bridges.7 "$n")" = "$(cat "$f")" ]; then
+				found=$((found + 1))
+				continue 2
+			fi
+		done
+		fail "tests/bridge/$base is not in q-bridges.7 as it is"
+	done
+	[ "$found" -ge 1 ] || fail "no bridge script found under tests/bridge"
+}
+
 @test "mandoc -Tlint -Wwarning passes q.5" {
 	lint q.5
 }
@@ -83,7 +118,7 @@ groff_quiet() {
 	local p
 	for p in $PAGES; do
 		assert_file_exists "$MAN/$p"
-		run grep -c "^\.Dt [A-Z]* ${p##*.}\$" "$MAN/$p"
+		run grep -c "^\.Dt [A-Z-]* ${p##*.}\$" "$MAN/$p"
 		assert_output 1
 	done
 }
