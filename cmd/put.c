@@ -183,8 +183,9 @@ struct reader {
 
 /*
  * The next record of r, separated by sep (a newline stays with its line,
- * a NUL does not), in *rec and *reclen: 1; 0 at the end of the input; 2
- * if none came within ms milliseconds (-1: wait); -1 with errno.
+ * a NUL does not), in *rec and *reclen: 1; 3 if it is the last and has
+ * no sep after it; 0 at the end of the input; 2 if none came within ms
+ * milliseconds (-1: wait); -1 with errno.
  */
 static int
 next(struct reader *r, int sep, int ms, char **rec, size_t *reclen)
@@ -201,7 +202,7 @@ next(struct reader *r, int sep, int ms, char **rec, size_t *reclen)
 			*reclen = (p != NULL ? (size_t)(p - *rec) + (sep == '\n') :
 			    r->len - r->off);
 			r->off = p != NULL ? (size_t)(p - r->buf) + 1 : r->len;
-			return 1;
+			return p != NULL ? 1 : 3;
 		}
 		if (r->eof)
 			return 0;
@@ -243,7 +244,14 @@ records(struct group *g, int fd, int sep)
 			}
 			break;
 		}
-		status = got == 2 ? flush(g, 0) : add(g, rec, len);
+		if (got == 3 && g->keyed) {
+			/* a producer that died mid-record: never key half */
+			warnx("%s: record %llu: no %s at its end: input cut "
+			    "short?", q_vis(g->queue), g->recno + 1,
+			    sep == '\n' ? "newline" : "NUL");
+			status = Q_DATAERR;
+		} else
+			status = got == 2 ? flush(g, 0) : add(g, rec, len);
 	}
 	free(r.buf);
 	return status;

@@ -168,6 +168,32 @@ bodies() {
 	assert_equal "$(count jobs new)" 2
 }
 
+@test "-K: a last record cut short (no newline or NUL) is refused, its key not recorded" {
+	# a producer killed mid-record: the earlier groups stay, the cut
+	# record's group is removed, and the full record can come later
+	start -l -K --group 2 --linger 60000 jobs
+	printf 'a\t1\nb\t2\n' >&4
+	assert_equal "$(lines_within "$out" 2)" 2
+	printf 'c\t3\nd\tfour, cut sh' >&4
+	exec 4>&-
+	st=0
+	wait "$putter" || st=$?
+	putter=
+	assert_equal "$st" 65
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" "q put: jobs: record 4: no newline at its end: input cut short?"
+	assert_equal "$(bodies jobs)" $'1\n2'
+	assert_equal "$(count jobs tmp)" 0
+	run --separate-stderr -0 bash -c 'printf "c\t3\nd\tfour, whole\n" | q put -l -K jobs'
+	assert_equal "${#lines[@]}" 2
+	assert_equal "$(bodies jobs)" $'1\n2\n3\nfour, whole'
+	run --separate-stderr -65 bash -c 'printf "e\t5\0f\t6" | q put -0 -K jobs'
+	assert_equal "$stderr" "q put: jobs: record 2: no NUL at its end: input cut short?"
+	assert_equal "$(count jobs new)" 4
+	# without -K a last line without newline is a message, as ever
+	run -0 bash -c 'printf "g" | q put -l jobs'
+	assert_equal "$(count jobs new)" 5
+}
+
 @test "-K re-fed after put was killed mid-stream enqueues every record once" {
 	seq 1 3000 | awk '{ printf "id-%d\tmessage %d\n", $1, $1 }' >"$BATS_TEST_TMPDIR/feed"
 	start -l -K --group 100 --linger 60000 jobs
