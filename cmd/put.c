@@ -347,6 +347,8 @@ commit(struct spool_batch *b, const char *queue, const char *key, int last)
 		if (spool_batch_count(b) == n)
 			warn("%s: enqueued, but the key was not recorded",
 			    queue);
+		else if (n == 1)
+			warn("%s", queue);
 		else
 			warn("%s: %zu of %zu messages not enqueued", queue,
 			    n - spool_batch_count(b), n);

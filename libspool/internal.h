@@ -123,6 +123,8 @@ struct spool_batch {
 	int		 done;
 	int		 deduped;
 	struct spool_name *msgs;
+	int		 held;		/* the first message, open, unsynced */
+	char		 heldname[SPOOL_NAME_MAX + 1];
 	struct batchkey	*keys;		/* beside msgs, once one has a key */
 	size_t		 kcap;
 	struct suberr	 suberr[SUBERR_MAX];
@@ -140,6 +142,8 @@ int	 spool__fail(enum spool_why why, int errnum);
 /* io.c: the one durable write and the one move. */
 int	 spool__write(struct spool *sp, int dfd, const char *name,
 	    const void *buf, size_t len, int srcfd, int nosync);
+int	 spool__create(struct spool *sp, int dfd, const char *name,
+	    const void *buf, size_t len, int srcfd);
 int	 spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
 	    const char *to);
 int	 spool__fsync_dir(int dfd);

@@ -8,6 +8,8 @@
  * returned: a failed fdatasync is final, never retried, because the kernel
  * may have dropped the dirty pages and a second call would "succeed" over
  * lost data.  With nosync the fdatasync is skipped and nothing else changes.
+ * spool__create() does the same up to the sync and hands back the open
+ * descriptor instead, for a caller that syncs the file later or not at all.
  *
  * spool__move() is the only way a message changes state: renameat2 with
  * RENAME_NOREPLACE, so nothing is ever overwritten and the exact source
@@ -78,11 +80,23 @@ copyall(int fd, int src)
 	}
 }
 
-int
-spool__write(struct spool *sp, int dfd, const char *name, const void *buf,
-    size_t len, int srcfd, int nosync)
+/* Close fd (-1: closed) and remove the file it was writing; keep errno. */
+static void
+discard(int dfd, const char *name, int fd)
 {
-	int fd, saved;
+	int saved = errno;
+
+	if (fd != -1)
+		(void)close(fd);
+	(void)unlinkat(dfd, name, 0);
+	errno = saved;
+}
+
+int
+spool__create(struct spool *sp, int dfd, const char *name, const void *buf,
+    size_t len, int srcfd)
+{
+	int fd;
 
 	/* a writer in tmp/ holds its liveness lock (live.c) */
 	if (dfd == sp->dfd[SPOOL_TMP] && spool__live(sp) == -1)
@@ -92,24 +106,31 @@ spool__write(struct spool *sp, int dfd, const char *name, const void *buf,
 	if (fd == -1)
 		return -1;
 	/* In a shared spool the group may work the file whatever our umask. */
-	if (sp->shared && fchmod(fd, sp->fmode) == -1)
-		goto fail;
-	if (srcfd >= 0 ? copyall(fd, srcfd) : writeall(fd, buf, len))
-		goto fail;
-	if (!nosync && fdatasync(fd) == -1)
-		goto fail;
+	if ((sp->shared && fchmod(fd, sp->fmode) == -1) ||
+	    (srcfd >= 0 ? copyall(fd, srcfd) : writeall(fd, buf, len))) {
+		discard(dfd, name, fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+spool__write(struct spool *sp, int dfd, const char *name, const void *buf,
+    size_t len, int srcfd, int nosync)
+{
+	int fd;
+
+	if ((fd = spool__create(sp, dfd, name, buf, len, srcfd)) == -1)
+		return -1;
+	if (!nosync && fdatasync(fd) == -1) {
+		discard(dfd, name, fd);
+		return -1;
+	}
 	if (close(fd) == -1) {
-		fd = -1;
-		goto fail;
+		discard(dfd, name, -1);
+		return -1;
 	}
 	return 0;
-fail:
-	saved = errno;
-	if (fd != -1)
-		(void)close(fd);
-	(void)unlinkat(dfd, name, 0);
-	errno = saved;
-	return -1;
 }
 
 /* Is from gone, or the same file as to? */

@@ -8,9 +8,11 @@
  * of several messages is committed as a group: its files are written
  * without a sync each, then one syncfs(2) of the file system makes them
  * all durable (it reports any write-back error since the queue was
- * opened) before the first is renamed into new/.  syncfs reports
- * write-back errors only from Linux 5.8 on: on an older kernel each file
- * of a batch is fdatasynced as it is written instead.  A crash
+ * opened) before the first is renamed into new/.  The first file is kept
+ * open until the commit, so that a batch that stays at one message is
+ * fdatasynced alone rather than syncing the whole file system.  syncfs
+ * reports write-back errors only from Linux 5.8 on: on an older kernel
+ * each file of a batch is fdatasynced as it is written instead.  A crash
  * at any point leaves at most a file in tmp/, which nobody else looks at
  * and sweep removes after 36 hours; a reader of new/ never sees a partial
  * message.  If committing fails halfway the messages already renamed stay
@@ -72,6 +74,7 @@ spool_batch_begin(struct spool *sp, const struct spool_putopt *opt)
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return NULL;
 	b->sp = sp;
+	b->held = -1;
 	if (opt != NULL)
 		b->opt = *opt;
 	else
@@ -145,12 +148,18 @@ add(struct spool_batch *b, const void *buf, size_t len, int fd)
 		if (spool__new_id(sp, n) == -1)
 			return -1;
 		/*
-		 * Group commit: the first message is synced as it is
-		 * written; once there is a second, none is, and the
-		 * commit syncs the file system once for all of them.
+		 * Group commit: no message is synced as it is written; the
+		 * first stays open until the commit syncs it alone, or the
+		 * file system once for all of them (syncall()).
 		 */
-		if (spool__write(sp, sp->dfd[SPOOL_TMP], n->name, buf, len, fd,
-		    b->nosync || (b->n > 0 && spool__groupsync())) == 0)
+		if (b->n == 0 && !b->nosync && spool__groupsync()) {
+			if ((b->held = spool__create(sp, sp->dfd[SPOOL_TMP],
+			    n->name, buf, len, fd)) != -1) {
+				memcpy(b->heldname, n->name, sizeof(n->name));
+				break;
+			}
+		} else if (spool__write(sp, sp->dfd[SPOOL_TMP], n->name, buf,
+		    len, fd, b->nosync || spool__groupsync()) == 0)
 			break;
 		if (errno != EEXIST)
 			return -1;
@@ -252,14 +261,37 @@ plain(struct spool_batch *b)
 	return 0;
 }
 
+/*
+ * Make the files of the batch durable: the first message alone if it is
+ * all there is (-K may have dropped the others), else the file system.
+ */
+static int
+syncall(struct spool_batch *b)
+{
+	int r, saved;
+
+	if (b->n == 1 && b->held != -1 &&
+	    strcmp(b->msgs[0].name, b->heldname) == 0)
+		r = fdatasync(b->held);
+	else
+		r = syncfs(b->sp->dfd[SPOOL_TMP]);
+	saved = errno;
+	if (b->held != -1 && close(b->held) == -1 && r == 0) {
+		r = -1;
+		saved = errno;
+	}
+	b->held = -1;
+	errno = saved;
+	return r;
+}
+
 int
 spool__deliverall(struct spool_batch *b)
 {
 	int r;
 
 	/* a batch is made durable at once, before anything is visible */
-	if (b->n > 1 && !b->nosync && spool__groupsync() &&
-	    syncfs(b->sp->dfd[SPOOL_TMP]) == -1)
+	if (!b->nosync && spool__groupsync() && syncall(b) == -1)
 		return -1;
 
 	if ((r = spool__fanout(b)) != 0)
@@ -340,6 +372,8 @@ spool_batch_free(struct spool_batch *b)
 
 	if (b == NULL)
 		return;
+	if (b->held != -1)
+		(void)close(b->held);
 	/* whatever was not delivered leaves no trace in tmp/ */
 	for (i = b->done ? b->committed : 0; i < b->n; i++)
 		if (b->keys == NULL || b->keys[i].dup == FRESH)

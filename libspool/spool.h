@@ -289,10 +289,12 @@ int	 spool_batch_add_keyed(struct spool_batch *b, const void *key,
 
 /*
  * Make every message added so far visible in new/ and durable: a batch
- * of one was fdatasynced as it was written; a larger one is made durable
- * now by one syncfs(2) (on Linux before 5.8, whose syncfs does not report
- * write-back errors, each file was fdatasynced as it was written
- * instead); then each is renamed into new/ and new/ is fsynced once.
+ * of one is fdatasynced now (its file was kept open for that); a larger
+ * one is made durable now by one syncfs(2) (on Linux before 5.8, whose
+ * syncfs does not report write-back errors, each file was fdatasynced as
+ * it was written instead); then each is renamed into new/ and new/ is
+ * fsynced once.  A batch holds one descriptor open from its first
+ * message until it is committed or freed.
  * Returns 0, or -1 with errno; then spool_batch_count() says how many of
  * the first messages are in new/ and durable (the others are removed).
  *

@@ -238,8 +238,7 @@ inject_eio() {
 	inject_eio fsync "$n" q put -k order-1 -m x jobs
 	assert_equal "$status" 74
 	assert_output ""
-	assert_equal "$stderr" \
-		"q put: jobs: 1 of 1 messages not enqueued: Input/output error"
+	assert_equal "$stderr" "q put: jobs: Input/output error"
 	assert_equal "$(names jobs new)" "$before"
 	assert_equal "$(count jobs tmp)" 0
 	assert_not_exist "$(qpath jobs)/keys/$(keyhash order-1)"

@@ -174,6 +174,18 @@ printed_in() {
 	assert_equal "$(grep -c 'syncfs(' "$TRACE")" 2
 }
 
+@test "put -l -K where only a later record is fresh: that one synced before new/" {
+	q put -k k1 -m old jobs >/dev/null
+	# the first record's key was recorded: the group delivers only the second
+	printf 'k1\ta\nk2\tb\n' | traced -- put -l -K jobs
+	printed_in jobs
+	assert_equal "$(count jobs new)" 2
+	check
+	assert_success
+	assert_line "ok rule 1 new 1"
+	assert_line "ok rule 2 new 1"
+}
+
 @test "the checker fails when the keys of put -K are renamed before their syncfs" {
 	q put -m old jobs >/dev/null
 	printf 'k1\ta\nk2\tb\n' | traced -- put -l -K jobs
@@ -308,7 +320,7 @@ printed_in() {
 	q put -m old jobs >/dev/null
 	traced -- put -m a -m b jobs
 	drop syncfs
-	refused 1 '_1\.'	# the second, not synced alone
+	refused 1 '_0\.'	# neither is synced alone: the first is the first refused
 }
 
 @test "the checker fails without the fsync of new/" {
