@@ -19,7 +19,8 @@
  *		close each into tmp/; rename each into new/; fsync new/ once
  *	baseline drain QUEUE TOTAL CHUNK MAXSEC
  *		readdir new/ and for each entry: rename into cur/, open, read,
- *		close, rename into done/; TOTAL messages or until new/ is empty
+ *		close, stamp its time (utimensat: the time it enters done/,
+ *		which q's retention reads), rename into done/; TOTAL messages or until new/ is empty
  *		or MAXSEC seconds of draining passed.  With CHUNK > 0, after
  *		every CHUNK messages the clock stops and as many (empty)
  *		messages are put back through tmp/ (no sync), so the depth
@@ -240,8 +241,8 @@ fill(int argc, char *argv[])
 
 /*
  * Claim new/name (rename into cur/ with a= and l= appended), read it if
- * rd, acknowledge it (rename into done/).  Returns 1, or 0 if the message
- * was gone (another claimant won).
+ * rd, acknowledge it (stamp the time it enters done/, rename into done/).
+ * Returns 1, or 0 if the message was gone (another claimant won).
  */
 static int
 consume(const char *name, time_t lease, int rd)
@@ -266,6 +267,8 @@ consume(const char *name, time_t lease, int rd)
 			die("read");
 		close(fd);
 	}
+	if (utimensat(curfd, cur, NULL, AT_SYMLINK_NOFOLLOW) == -1)
+		die("utimensat");
 	if (renameat2(curfd, cur, donefd, done, RENAME_NOREPLACE) == -1)
 		die("renameat2 done");
 	return 1;
