@@ -90,9 +90,9 @@ next:
  * message fell due, or after a minute.
  */
 static int
-stale(const struct spool *sp)
+stale(const struct spool *sp, long long mono)
 {
-	long long age = spool__mono_ms() - sp->scanned;
+	long long age = mono - sp->scanned;
 
 	if (age < 1000 || age < 20 * sp->scancost)
 		return 0;
@@ -135,10 +135,11 @@ settle(struct spool *sp, const char *name, const struct spool_claimopt *opt,
  * 2 (not claimable: not a regular file), 3 (the queue was paused), -1.
  * The lease counts from the moment the claim is made: its time is taken
  * just before the rename, and the claim renewed if the rename took long.
+ * mono is spool__mono_ms() at the start of the claim, for the heartbeat.
  */
 static int
 take(struct spool *sp, const char *name, const struct spool_claimopt *opt,
-    struct spool_msg *m)
+    struct spool_msg *m, long long mono)
 {
 	struct spool_name n;
 	struct stat st;
@@ -182,7 +183,7 @@ take(struct spool *sp, const char *name, const struct spool_claimopt *opt,
 	m->n = n;
 	m->fd = fd;
 	if (opt->wpid != 0)
-		spool__beat(sp, opt->lease);
+		spool__beat(sp, opt->lease, mono);
 	return 1;
 lost:
 	if (fd != -1)
@@ -206,10 +207,11 @@ spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 	char name[SPOOL_NAME_MAX + 1];
 	const char *next;
 	time_t now;
+	long long mono;
 	int r, urgent, fresh = 0, progress = 0;
 
 	if (opt->lease < 1 || opt->lease > SPOOL_LEASE_MAX ||
-	    (opt->wpid != 0 && opt->wpid != getpid())) {
+	    (opt->wpid != 0 && opt->wpid != spool__pid())) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -219,9 +221,10 @@ spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 	if (opt->wpid != 0 && spool__live_share(sp) == -1)
 		return -1;
 	now = spool__now();
+	mono = spool__mono_ms();	/* a system call: once per claim */
 	spool__hear(sp, now);
 	for (;;) {
-		if (!spool__cand_left(sp) || stale(sp)) {
+		if (!spool__cand_left(sp) || stale(sp, mono)) {
 			/*
 			 * Scan again only if others made progress since our
 			 * own last scan: candidates that were merely busy
@@ -237,7 +240,7 @@ spool_claim(struct spool *sp, const struct spool_claimopt *opt,
 			progress = 0;
 		}
 		while ((next = spool__cand_next(sp, name, &urgent)) != NULL) {
-			r = take(sp, next, opt, m);
+			r = take(sp, next, opt, m, mono);
 			if (r == 0) {
 				progress = 1;
 				/* lost a race: skip past the others */

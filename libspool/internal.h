@@ -152,6 +152,7 @@ void	 spool__stamp(int dfd, const char *name, nlink_t links);
 /* drop.c: what a queue directory holds. */
 int	 spool__known(int qfd, const char *name);
 time_t	 spool__now(void);
+pid_t	 spool__pid(void);
 
 /*
  * each.c: a directory's mtime and the time now, in ns.  A directory whose
@@ -186,7 +187,7 @@ void	 spool__arrived(struct spool *sp, const char *name, time_t now);
 long long spool__mono_ms(void);
 int	 spool__live(struct spool *sp);
 int	 spool__live_share(struct spool *sp);
-void	 spool__beat(struct spool *sp, long long lease);
+void	 spool__beat(struct spool *sp, long long lease, long long mono);
 void	 spool__live_close(struct spool *sp);
 void	 spool__check_init(struct livecheck *lc, struct spool *sp,
 	    int dryrun);

@@ -18,12 +18,18 @@
  * it falls back to linkat + unlinkat, which never overwrites either; if
  * the unlink of the source then finds it gone, somebody else moved the
  * message meanwhile, so our link is removed and ENOENT returned.
+ *
+ * spool__now() and spool__pid() are the clock and the process ID of
+ * libspool.  The PID is asked once and forgotten in the child of each
+ * fork(2) (pthread_atfork): getpid(2) is a system call, made per message
+ * it would cost as much as a rename on a virtual machine.
  */
 #define _GNU_SOURCE
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -208,4 +214,25 @@ spool__now(void)
 
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec;
+}
+
+static pid_t	mypid;
+
+static void
+forked(void)
+{
+	mypid = 0;
+}
+
+pid_t
+spool__pid(void)
+{
+	static int watched;
+
+	if (mypid != 0)
+		return mypid;
+	if (!watched && pthread_atfork(NULL, NULL, forked) == 0)
+		watched = 1;
+	/* without the handler a fork would go unnoticed: ask each time */
+	return watched ? (mypid = getpid()) : getpid();
 }

@@ -129,7 +129,7 @@ acquire(struct spool *sp, int rw, int *excl, struct stat *sb)
 
 	if (livedir(sp, 1) == -1)
 		return -1;
-	lockname(sp, getpid(), name, sizeof(name));
+	lockname(sp, spool__pid(), name, sizeof(name));
 	for (i = 0; i < LIVE_TRIES; i++) {
 		fd = openat(sp->livefd, name, (rw ? O_RDWR : O_RDONLY) |
 		    O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, sp->fmode);
@@ -172,7 +172,7 @@ fail:
 static void
 inherited(struct spool *sp)
 {
-	if (sp->lockfd != -1 && sp->lockpid != getpid()) {
+	if (sp->lockfd != -1 && sp->lockpid != spool__pid()) {
 		(void)close(sp->lockfd);
 		sp->lockfd = -1;
 	}
@@ -189,7 +189,7 @@ hold(struct spool *sp, int rw, int excl)
 	if (sp->lockfd != -1)
 		(void)close(sp->lockfd);	/* a read-only one */
 	sp->lockfd = fd;
-	sp->lockpid = getpid();
+	sp->lockpid = spool__pid();
 	sp->lockdev = sb.st_dev;
 	sp->lockino = sb.st_ino;
 	sp->lockexcl = excl;
@@ -240,13 +240,13 @@ spool__live_share(struct spool *sp)
 }
 
 void
-spool__beat(struct spool *sp, long long lease)
+spool__beat(struct spool *sp, long long lease, long long mono)
 {
 	char buf[64];
-	long long now = spool__mono_ms();
+	long long now = mono != 0 ? mono : spool__mono_ms();
 	int n;
 
-	if (sp->lockfd == -1 || !sp->lockrw || sp->lockpid != getpid() ||
+	if (sp->lockfd == -1 || !sp->lockrw || sp->lockpid != spool__pid() ||
 	    (sp->beatms != 0 && now - sp->beatms < 1000))
 		return;
 	n = snprintf(buf, sizeof(buf), "%020lld %020lld %010lld\n",
@@ -260,7 +260,7 @@ spool__live_close(struct spool *sp)
 {
 	char name[32 + SPOOL_HOST_MAX];
 
-	if (sp->lockfd != -1 && sp->lockpid == getpid()) {
+	if (sp->lockfd != -1 && sp->lockpid == spool__pid()) {
 		/* the last holder of the name takes the file away */
 		lockname(sp, sp->lockpid, name, sizeof(name));
 		if (flock(sp->lockfd, LOCK_EX | LOCK_NB) == 0 &&
@@ -332,7 +332,7 @@ judge(struct livecheck *lc, pid_t pid, struct verdict *v)
 	v->alive = 1;
 	memset(&v->beat, 0, sizeof(v->beat));
 	/* a new worker with a dead one's PID, before its first claim */
-	if (pid == getpid() && sp->lockfd != -1 && sp->lockpid == pid &&
+	if (pid == spool__pid() && sp->lockfd != -1 && sp->lockpid == pid &&
 	    sp->lockexcl) {
 		v->alive = 0;
 		return 0;

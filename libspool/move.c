@@ -88,7 +88,7 @@ transition(struct spool *sp, const char *ref, enum op op, long long arg,
 		}
 		if (res == 0) {
 			if (op == TOUCH)	/* a worker renewing: live.c */
-				spool__beat(sp, arg);
+				spool__beat(sp, arg, 0);
 			if (newname != NULL)
 				memcpy(newname, dst.name, sizeof(dst.name));
 			return 0;
