@@ -8,10 +8,11 @@
 
 load helper
 load process
+load bridge
 
 eval "helper_$(declare -f setup)"
 
-BRIDGE=$BATS_TEST_DIRNAME/bridge
+BROKER=nats
 
 setup_file() {
 	command -v cc >/dev/null || return 0
@@ -54,8 +55,7 @@ accepting() {
 start_nats() {
 	local try fixed=$port
 	for ((try = 0; try < 5; try++)); do
-		[ -n "$fixed" ] || port=$(python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		[ -n "$fixed" ] || port=$(freeport)
 		nats-server -js -a 127.0.0.1 -p "$port" -sd "$NATS_DIR/store" \
 			</dev/null >>"$NATS_DIR/log" 2>&1 &
 		npid=$!
@@ -66,38 +66,6 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	done
 	[ -n "$npid" ] || fail "nats-server did not start: $(cat "$NATS_DIR/log")"
 	export NATS_URL=nats://127.0.0.1:$port
-}
-
-# Wait until state directory $2 of queue $1 holds $3 entries, at most
-# ${4:-60} seconds.
-reach() {
-	local i
-	for ((i = 0; i < ${4:-60} * 10; i++)); do
-		[ "$(count "$1" "$2")" -ge "$3" ] && return 0
-		sleep 0.1
-	done
-	fail "$1/$2 holds $(count "$1" "$2"), not $3, after ${4:-60} s"
-}
-
-# Put $1 messages "msg 1" .. "msg $1" into outbox, retried quickly.
-fill_outbox() {
-	seq "$1" | sed 's/^/msg /' | q put -l outbox >/dev/null
-	q config outbox backoff 1s
-	q config outbox backoff-max 2s
-	q config outbox attempts 1000
-}
-
-# The bridge out: q work publishing batches of ${1:-100}; PID in $wpid.
-start_bridge() {
-	q work -f -b "${1:-100}" outbox -- "$BRIDGE/nats-publish" \
-		</dev/null >/dev/null 2>>"$LOG" &
-	wpid=$!
-	track "$wpid"
-}
-
-stop_bridge() {
-	kill -TERM "$wpid"
-	wait "$wpid" || true
 }
 
 # Read the far end, the stream OUTBOX, and check that it holds each of the
