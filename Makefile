@@ -1,6 +1,6 @@
 # q - a command-line spool queue.  See README.md.
 
-VERSION = 0.3.0
+VERSION = 0.4.0
 
 PREFIX = /usr/local
 BINDIR = $(PREFIX)/bin
@@ -31,7 +31,7 @@ LIBOBJ = libspool/name.o libspool/io.o libspool/queue.o libspool/put.o \
 	libspool/keys.o libspool/keyed.o libspool/topic.o libspool/live.o libspool/find.o \
 	libspool/each.o libspool/arrive.o libspool/cand.o \
 	libspool/config.o libspool/why.o libspool/sort.o libspool/drop.o \
-	libspool/subs.o
+	libspool/subs.o libspool/mend.o
 LIBPIC = $(LIBOBJ:.o=.pic.o)
 
 CMDOBJ = cmd/q.o cmd/util.o cmd/put.o cmd/take.o cmd/cat.o cmd/ack.o \
@@ -46,7 +46,7 @@ UNIT = tests/unit/test_name tests/unit/test_claim tests/unit/test_backoff
 # every name libspool(3) documents gets a link to it: man spool_claim
 MANLINKS = `sed -n 's/^\.Nm \(spool_[a-z_]*\).*/\1/p' man/libspool.3`
 
-all: q libspool.a libspool.so.1
+all: q libspool.a libspool.so.2
 
 .SUFFIXES: .c .o .pic.o
 
@@ -62,10 +62,10 @@ libspool.a: $(LIBOBJ)
 	rm -f $@
 	ar rcs $@ $(LIBOBJ)
 
-libspool.so.1: $(LIBPIC)
-	$(CC) -shared -Wl,-soname,libspool.so.1 $(CFLAGS) $(LDFLAGS) \
+libspool.so.2: $(LIBPIC)
+	$(CC) -shared -Wl,-soname,libspool.so.2 $(CFLAGS) $(LDFLAGS) \
 		-o $@ $(LIBPIC) $(BSD_LIBS)
-	ln -sf libspool.so.1 libspool.so
+	ln -sf libspool.so.2 libspool.so
 
 # q is linked statically: it runs once per message, and every dynamic
 # library costs start-up time (STATIC= links libbsd and libc dynamically;
@@ -145,8 +145,8 @@ install: all libspool.pc
 		$(DESTDIR)$(FISHCOMPDIR)
 	install -m 755 q $(DESTDIR)$(BINDIR)/q
 	install -m 644 libspool.a $(DESTDIR)$(LIBDIR)/libspool.a
-	install -m 755 libspool.so.1 $(DESTDIR)$(LIBDIR)/libspool.so.1
-	ln -sf libspool.so.1 $(DESTDIR)$(LIBDIR)/libspool.so
+	install -m 755 libspool.so.2 $(DESTDIR)$(LIBDIR)/libspool.so.2
+	ln -sf libspool.so.2 $(DESTDIR)$(LIBDIR)/libspool.so
 	install -m 644 libspool/spool.h $(DESTDIR)$(INCDIR)/spool.h
 	install -m 644 libspool.pc $(DESTDIR)$(PKGCONFIGDIR)/libspool.pc
 	install -m 644 man/q.1 $(DESTDIR)$(MANDIR)/man1/q.1
@@ -164,7 +164,7 @@ install: all libspool.pc
 uninstall:
 	for f in $(MANLINKS); do rm -f $(DESTDIR)$(MANDIR)/man3/$$f.3; done
 	rm -f $(DESTDIR)$(BINDIR)/q $(DESTDIR)$(LIBDIR)/libspool.a \
-		$(DESTDIR)$(LIBDIR)/libspool.so.1 $(DESTDIR)$(LIBDIR)/libspool.so \
+		$(DESTDIR)$(LIBDIR)/libspool.so.2 $(DESTDIR)$(LIBDIR)/libspool.so \
 		$(DESTDIR)$(INCDIR)/spool.h $(DESTDIR)$(PKGCONFIGDIR)/libspool.pc \
 		$(DESTDIR)$(MANDIR)/man1/q.1 $(DESTDIR)$(MANDIR)/man3/libspool.3 \
 		$(DESTDIR)$(MANDIR)/man5/q.5 $(DESTDIR)$(MANDIR)/man7/q-bridges.7 \
@@ -172,7 +172,7 @@ uninstall:
 		$(DESTDIR)$(ZSHCOMPDIR)/_q $(DESTDIR)$(FISHCOMPDIR)/q.fish
 
 clean:
-	rm -f q libspool.a libspool.so libspool.so.1 libspool.pc \
+	rm -f q libspool.a libspool.so libspool.so.2 libspool.pc \
 		$(LIBOBJ) $(LIBPIC) $(CMDOBJ) $(UNIT) \
 		tests/fallback/q tests/fallback/io.o
 

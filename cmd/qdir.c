@@ -117,6 +117,22 @@ q_queuepath(const char *queue)
 }
 
 /*
+ * spool_open(), with the node name of Q_HOST when that is set; a Q_HOST
+ * that is no node name ends the command (64), as a bad option would.
+ */
+struct spool *
+q_spool_open(const char *path, int flags)
+{
+	const char *host = getenv("Q_HOST");
+	struct spool *sp;
+
+	if ((sp = spool_open(path, flags)) != NULL && host != NULL &&
+	    *host != '\0' && spool_set_host(sp, host) == -1)
+		exit(q_report(spool_why(errno), errno, NULL, NULL, "Q_HOST"));
+	return sp;
+}
+
+/*
  * Say what is wrong with the config file of the queue at path (opened as
  * sp, or to be opened again to find out), and return 65.
  */
@@ -128,7 +144,7 @@ badconfig(struct spool *sp, const char *queue, const char *path)
 	char *file;
 
 	if (sp == NULL &&
-	    (sp = again = spool_open(path, SPOOL_OPEN_ANYCONFIG)) == NULL)
+	    (sp = again = q_spool_open(path, SPOOL_OPEN_ANYCONFIG)) == NULL)
 		sp = NULL;
 	if (sp != NULL)
 		what = spool_config_error(sp);
@@ -157,7 +173,7 @@ q_open(const char *queue, int flags, struct spool **spp)
 	*spp = NULL;
 	if ((path = q_path(queue)) == NULL)
 		return Q_DATAERR;
-	if ((*spp = spool_open(path, flags)) != NULL) {
+	if ((*spp = q_spool_open(path, flags)) != NULL) {
 		if (spool_config_error(*spp) != NULL)	/* SPOOL_OPEN_ANYCONFIG */
 			(void)badconfig(*spp, queue, path);
 	} else {
@@ -260,7 +276,7 @@ oneunder(const char *qdir, const char *realdir, const char *name, int flags,
 	path = q_join(qdir, name);
 	if (q_alias(realdir, path))
 		;
-	else if ((sp = spool_open(path, flags)) != NULL) {
+	else if ((sp = q_spool_open(path, flags)) != NULL) {
 		if (spool_config_error(sp) != NULL && !(how & Q_QUIET))
 			(void)badconfig(sp, name, path);
 		status = fn(name, sp, arg);

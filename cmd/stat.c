@@ -31,8 +31,31 @@ bytes(unsigned long long n, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * How the queue's arrivals are waited for and its claims judged, which
+ * differs on a file system shared by several hosts.
+ */
 static void
-text(const char *queue, const struct spool_stats *s)
+fsline(struct spool *sp)
+{
+	const struct spool_config *cfg = spool_config(sp);
+	char poll[32], skew[32];
+
+	if (!spool_remote(sp)) {
+		printf("  file system: local; arrivals by inotify, "
+		    "dead workers by their lock\n");
+		return;
+	}
+	(void)spool_config_show(cfg, "poll", poll, sizeof(poll));
+	spool_duration_format(spool_skew(sp), skew, sizeof(skew));
+	printf("  file system: remote; arrivals by a look every %s, "
+	    "claims by %s, clock skew %s\n", poll,
+	    cfg->locks == SPOOL_LOCKS_SHARED ? "lock and lease" :
+	    "lease alone", skew);
+}
+
+static void
+text(const char *queue, const struct spool_stats *s, struct spool *sp)
 {
 	char b[16], age[32], vq[4 * PATH_MAX + 1];
 	int i, st;
@@ -62,11 +85,16 @@ text(const char *queue, const struct spool_stats *s)
 		printf(" %s%s %llu", i == SPOOL_AGE_BUCKETS - 1 ? "" : "<",
 		    buckets[i], s->ages[i]);
 	putchar('\n');
+	fsline(sp);
 }
 
 static void
-json(const char *queue, const char *path, const struct spool_stats *s)
+json(const char *queue, const char *path, const struct spool_stats *s,
+    struct spool *sp)
 {
+	const struct spool_config *cfg = spool_config(sp);
+	int remote = spool_remote(sp);
+
 	int i, st;
 
 	printf("{\"queue\":");
@@ -92,7 +120,11 @@ json(const char *queue, const char *path, const struct spool_stats *s)
 	printf(",\"ready_by_age\":{");
 	for (i = 0; i < SPOOL_AGE_BUCKETS; i++)
 		printf("%s\"%s\":%llu", i ? "," : "", buckets[i], s->ages[i]);
-	printf("}}\n");
+	printf("},\"remote\":%s,\"wait\":\"%s\",\"poll_ms\":%lld,"
+	    "\"liveness\":\"%s\",\"skew\":%lld}\n",
+	    remote ? "true" : "false", remote ? "poll" : "inotify", cfg->poll,
+	    remote && cfg->locks != SPOOL_LOCKS_SHARED ? "lease" : "lock",
+	    spool_skew(sp));
 }
 
 /* The metrics of --prom, in the order written; all of them gauges. */
@@ -266,11 +298,11 @@ one(const char *queue, struct spool *sp, void *arg)
 		break;
 	case JSON:
 		path = q_queuepath(queue);
-		json(queue, path, &s);
+		json(queue, path, &s, sp);
 		free(path);
 		break;
 	default:
-		text(queue, &s);
+		text(queue, &s, sp);
 	}
 	return Q_OK;
 }

@@ -57,6 +57,9 @@ report(void *arg, enum spool_event ev, enum spool_state st, const char *name,
 		what = c->o.dryrun ? "past retention, would remove" :
 		    "past retention, removed";
 		break;
+	case SPOOL_EV_MENDED:
+		what = "half-moved, the move finished";
+		break;
 	case SPOOL_EV_FOREIGN:
 		/* there at every sweep: said when asked, not every hour */
 		if (!c->o.verbose && !c->o.dryrun)

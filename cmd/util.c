@@ -118,6 +118,8 @@ static const struct {
 	{ SPOOL_WHY_HASCLAIMS, Q_TEMPFAIL, "has claimed messages" },
 	{ SPOOL_WHY_HASSUBS, Q_TEMPFAIL, "has subscribers" },
 	{ SPOOL_WHY_NOTOURS, Q_DATAERR, "not made by q, left alone" },
+	{ SPOOL_WHY_HOST, Q_USAGE,
+	    "not a node name (1 to 64 of A-Z a-z 0-9 . -)" },
 };
 
 /*

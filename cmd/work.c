@@ -456,7 +456,7 @@ appear(struct worker *w)
 	(void)sigaddset(&mask, SIGINT);
 	(void)sigaddset(&mask, SIGHUP);
 	(void)sigprocmask(SIG_BLOCK, &mask, &old);
-	while ((w->sp = spool_open(path, 0)) == NULL) {
+	while ((w->sp = q_spool_open(path, 0)) == NULL) {
 		if (spool_why(errno) != SPOOL_WHY_NOQUEUE) {
 			status = q_open(w->queue, 0, &w->sp);
 			break;

@@ -45,7 +45,7 @@ _q_commands=(
 )
 
 _q_config_keys=(lease attempts backoff backoff-max keep-done keep-failed
-	dedup sync)
+	dedup sync skew poll locks host)
 
 # The values of option $2 of command $1, where there is a short list.
 _q_values()

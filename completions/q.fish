@@ -263,6 +263,10 @@ complete -c q -n '__q_wants keys' -a keep-done -d 'How long done/ keeps messages
 complete -c q -n '__q_wants keys' -a keep-failed -d 'How long failed/ keeps messages'
 complete -c q -n '__q_wants keys' -a dedup -d 'How long a put -k key is remembered'
 complete -c q -n '__q_wants keys' -a sync -d 'Fsync on put (1 or 0)'
+complete -c q -n '__q_wants keys' -a skew -d 'Clock skew allowed between hosts (or auto)'
+complete -c q -n '__q_wants keys' -a poll -d 'Look at new/ this often where arrivals cannot be heard'
+complete -c q -n '__q_wants keys' -a locks -d 'Trust liveness locks on a remote file system (auto or shared)'
+complete -c q -n '__q_wants keys' -a host -d 'Node name of IDs and claims (or auto)'
 
 # The options of each command, which come before the queue.
 complete -c q -n __q_options -s h -l help -d 'Show the usage'

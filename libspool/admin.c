@@ -31,6 +31,7 @@ const long long spool_age_limits[SPOOL_AGE_BUCKETS] = {
 struct statctx {
 	struct spool_stats *s;
 	time_t		 now;
+	long long	 skew;		/* spool_skew() */
 };
 
 static int
@@ -49,8 +50,8 @@ count(void *arg, const struct spool_entry *e)
 	s->bytes[e->state] += (unsigned long long)e->sb.st_size;
 	if (e->n.sec > c->now)	/* put by a host whose clock is ahead */
 		s->skewed++;
-	if (e->state == SPOOL_CUR && (e->n.lease < c->now ||
-	    e->n.lease > c->now + SPOOL_LEASE_MAX))
+	if (e->state == SPOOL_CUR && (e->n.lease + c->skew < c->now ||
+	    e->n.lease > c->now + SPOOL_LEASE_MAX + c->skew))
 		s->expired++;
 	if (e->state != SPOOL_NEW)
 		return 0;
@@ -72,7 +73,7 @@ count(void *arg, const struct spool_entry *e)
 int
 spool_stats(struct spool *sp, struct spool_stats *out)
 {
-	struct statctx c = { out, spool__now() };
+	struct statctx c = { out, spool__now(), spool_skew(sp) };
 	struct dirent *de;
 	struct stat sb;
 	DIR *d;

@@ -26,9 +26,6 @@
 #include "internal.h"
 #include "banned.h"
 
-/* A look this often where arrivals cannot be heard, or while paused. */
-#define LOOK_MS		1000
-
 int
 spool__watch(struct spool *sp)
 {
@@ -111,8 +108,10 @@ spool_wait_ms(struct spool *sp, long long limit)
 		if (ms < 0 || d < ms)
 			ms = d;
 	}
-	if ((sp->nfd == -1 || spool_paused(sp)) && (ms < 0 || ms > LOOK_MS))
-		ms = LOOK_MS;
+	/* a look every poll where arrivals cannot be heard, or paused */
+	if ((sp->nfd == -1 || spool_paused(sp)) &&
+	    (ms < 0 || ms > sp->cfg.poll))
+		ms = sp->cfg.poll;
 	return ms;
 }
 
@@ -123,7 +122,7 @@ spool_wait(struct spool *sp, long long limit)
 	struct timespec ts;
 	long long ms = spool_wait_ms(sp, limit);
 
-	if (sp->nfd == -1) {	/* ms is at most LOOK_MS then */
+	if (sp->nfd == -1) {	/* ms is at most poll then */
 		ts.tv_sec = (time_t)(ms / 1000);
 		ts.tv_nsec = (long)(ms % 1000) * 1000000;
 		(void)nanosleep(&ts, NULL);

@@ -84,17 +84,18 @@ next:
 
 /*
  * Is the candidate list stale?  Rescanning costs a read of all of new/,
- * so it is done at most once a second, and never more than a twentieth
- * of the time, however large new/ is.  Without a watch on new/ that is
- * how often; with one, only when events were lost, when a delayed
- * message fell due, or after a minute.
+ * so it is done at most once a second (once a poll without a watch on
+ * new/), and never more than a twentieth of the time, however large new/
+ * is.  Without a watch on new/ that is how often; with one, only when
+ * events were lost, when a delayed message fell due, or after a minute.
  */
 static int
 stale(const struct spool *sp, long long mono)
 {
 	long long age = mono - sp->scanned;
 
-	if (age < 1000 || age < 20 * sp->scancost)
+	if (age < (sp->nfd == -1 ? sp->cfg.poll : 1000) ||
+	    age < 20 * sp->scancost)
 		return 0;
 	if (sp->nfd == -1 || sp->lost || age >= 60000)
 		return 1;

@@ -33,15 +33,23 @@ static const struct spool_config defaults = {
 	.keep_done = 7 * 86400,
 	.keep_failed = 0,
 	.dedup = 86400,
-	.sync = 1
+	.sync = 1,
+	.skew = -1,
+	.poll = 1000,
+	.locks = SPOOL_LOCKS_AUTO,
+	.host = ""
 };
 
 const char *const spool_config_keys[] = {
 	"lease", "attempts", "backoff", "backoff-max", "keep-done",
-	"keep-failed", "dedup", "sync", NULL
+	"keep-failed", "dedup", "sync", "skew", "poll", "locks", "host", NULL
 };
 
-enum ktype { K_DURATION, K_COUNT, K_BOOL };
+/*
+ * K_SKEW is a duration or "auto" (-1); K_MS a duration or N "ms", kept in
+ * ms; K_LOCKS "auto" or "shared"; K_HOST a node name or "auto" ("").
+ */
+enum ktype { K_DURATION, K_COUNT, K_BOOL, K_SKEW, K_MS, K_LOCKS, K_HOST };
 
 static const struct {
 	const char	*key;
@@ -64,6 +72,10 @@ static const struct {
 	{ "dedup", offsetof(struct spool_config, dedup), K_DURATION,
 	    0, SPOOL_DURATION_MAX },
 	{ "sync", offsetof(struct spool_config, sync), K_BOOL, 0, 1 },
+	{ "skew", offsetof(struct spool_config, skew), K_SKEW, -1, 3600 },
+	{ "poll", offsetof(struct spool_config, poll), K_MS, 10, 3600000 },
+	{ "locks", offsetof(struct spool_config, locks), K_LOCKS, 0, 1 },
+	{ "host", offsetof(struct spool_config, host), K_HOST, 0, 0 },
 };
 
 static int
@@ -77,25 +89,81 @@ setting(const char *key)
 	return -1;
 }
 
+/* Parse value as a setting of type t into *v (or host). */
+static int
+parsevalue(enum ktype t, const char *value, long long *v, char *host)
+{
+	const char *errstr;
+	size_t len;
+
+	switch (t) {
+	case K_DURATION:
+	case K_SKEW:
+	case K_MS:
+		if (t == K_SKEW && strcmp(value, "auto") == 0) {
+			*v = -1;
+			return 0;
+		}
+		len = strlen(value);
+		if (t == K_MS && len > 2 && strcmp(value + len - 2, "ms") == 0) {
+			char num[24];
+
+			if (len - 2 >= sizeof(num))
+				return spool__fail(SPOOL_WHY_RANGE, ERANGE);
+			memcpy(num, value, len - 2);
+			num[len - 2] = '\0';
+			*v = strtonum(num, 0, LLONG_MAX, &errstr);
+			if (errstr != NULL || num[0] < '0' || num[0] > '9')
+				return spool__fail(SPOOL_WHY_VALUE, EINVAL);
+			return 0;
+		}
+		if (spool_duration_parse(value, v) == -1)
+			return spool__fail(errno == ERANGE ? SPOOL_WHY_RANGE :
+			    SPOOL_WHY_VALUE, errno);
+		if (t == K_MS)
+			*v *= 1000;
+		return 0;
+	case K_LOCKS:
+		if (strcmp(value, "auto") == 0)
+			*v = SPOOL_LOCKS_AUTO;
+		else if (strcmp(value, "shared") == 0)
+			*v = SPOOL_LOCKS_SHARED;
+		else
+			return spool__fail(SPOOL_WHY_VALUE, EINVAL);
+		return 0;
+	case K_HOST:
+		*v = 0;
+		if (strcmp(value, "auto") == 0)
+			value = "";
+		else if (spool__host_check(value) == -1)
+			return spool__fail(SPOOL_WHY_VALUE, EINVAL);
+		if (host != NULL)
+			strlcpy(host, value, SPOOL_HOST_MAX + 1);
+		return 0;
+	default:
+		*v = strtonum(value, 0, LLONG_MAX, &errstr);
+		if (errstr != NULL)
+			return spool__fail(SPOOL_WHY_VALUE, EINVAL);
+		return 0;
+	}
+}
+
 int
 spool_config_parse(struct spool_config *cfg, const char *key,
     const char *value)
 {
-	const char *errstr;
 	long long v;
+	char *host = NULL;
 	int i;
 
 	if ((i = setting(key)) == -1)
 		return spool__fail(SPOOL_WHY_KEY, ENOENT);
-	if (settings[i].type == K_DURATION) {
-		if (spool_duration_parse(value, &v) == -1)
-			return spool__fail(errno == ERANGE ? SPOOL_WHY_RANGE :
-			    SPOOL_WHY_VALUE, errno);
-	} else {
-		v = strtonum(value, 0, LLONG_MAX, &errstr);
-		if (errstr != NULL)
-			return spool__fail(SPOOL_WHY_VALUE, EINVAL);
-	}
+	if (cfg != NULL && settings[i].type == K_HOST)
+		host = (char *)cfg + settings[i].off;
+	if (parsevalue(settings[i].type, value, &v, host) == -1)
+		return -1;
+	if (settings[i].type == K_HOST)
+		return 0;
 	if (v < settings[i].min || v > settings[i].max)
 		return spool__fail(SPOOL_WHY_RANGE, ERANGE);
 	if (cfg != NULL)
@@ -107,17 +175,40 @@ int
 spool_config_show(const struct spool_config *cfg, const char *key,
     char *buf, size_t len)
 {
+	const char *p;
 	long long v;
 	int i;
 
 	if ((i = setting(key)) == -1)
 		return spool__fail(SPOOL_WHY_KEY, ENOENT);
-	v = *(const long long *)(const void *)
-	    ((const char *)cfg + settings[i].off);
-	if (settings[i].type == K_DURATION)
+	p = (const char *)cfg + settings[i].off;
+	if (settings[i].type == K_HOST) {
+		strlcpy(buf, *p != '\0' ? p : "auto", len);
+		return 0;
+	}
+	v = *(const long long *)(const void *)p;
+	switch (settings[i].type) {
+	case K_SKEW:
+		if (v == -1) {
+			strlcpy(buf, "auto", len);
+			break;
+		}
+		/* FALLTHROUGH */
+	case K_DURATION:
 		spool_duration_format(v, buf, len);
-	else
+		break;
+	case K_MS:
+		if (v % 1000 == 0)
+			spool_duration_format(v / 1000, buf, len);
+		else
+			snprintf(buf, len, "%lldms", v);
+		break;
+	case K_LOCKS:
+		strlcpy(buf, v == SPOOL_LOCKS_SHARED ? "shared" : "auto", len);
+		break;
+	default:
 		snprintf(buf, len, "%lld", v);
+	}
 	return 0;
 }
 

@@ -95,6 +95,7 @@ struct livecheck {
 	struct spool	*sp;
 	int		 dryrun;	/* create and remove nothing */
 	int		 remote;	/* locks prove nothing here */
+	long long	 skew;		/* spool_skew() */
 	struct verdict	 v[LIVE_CACHE];
 	int		 n;
 };
@@ -135,6 +136,7 @@ struct spool_batch {
 uint64_t spool__sortkey(int prio, time_t sec, long usec);
 int	 spool__name_sortkey(const char *name, uint64_t *key);
 int	 spool__ishostc(int c);
+int	 spool__host_check(const char *s);
 
 /* why.c: fail for a reason of q's own (spool_why()); returns -1. */
 int	 spool__fail(enum spool_why why, int errnum);
@@ -148,6 +150,13 @@ int	 spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
 	    const char *to);
 int	 spool__fsync_dir(int dfd);
 void	 spool__stamp(int dfd, const char *name, nlink_t links);
+
+/* mend.c: half-done moves of the link + unlink fallback. */
+int	 spool__mend(struct spool *sp, enum spool_state st,
+	    const struct spool_name *n, const struct stat *sb, unsigned mask,
+	    int *mended);
+int	 spool__mend_source(struct spool *sp, const char *name,
+	    const struct stat *sb, int *mended);
 
 /* drop.c: what a queue directory holds. */
 int	 spool__known(int qfd, const char *name);

@@ -15,9 +15,15 @@
  * RENAME_NOREPLACE, so nothing is ever overwritten and the exact source
  * name is a compare-and-swap token (the loser of a race gets ENOENT).
  * Where the file system lacks renameat2 (EINVAL, ENOSYS: NFS, some FUSE)
- * it falls back to linkat + unlinkat, which never overwrites either; if
- * the unlink of the source then finds it gone, somebody else moved the
- * message meanwhile, so our link is removed and ENOENT returned.
+ * it falls back to linkat + unlinkat, which never overwrites either.  If
+ * the unlink of the source then finds it gone, what is on disk decides,
+ * never the errno alone (an NFS client that retransmits a REMOVE can
+ * report ENOENT for an unlink that it made): when the link count of our
+ * new name is no higher than the source's was before we linked it, no
+ * other mover's name exists, and the move is ours; else somebody else
+ * moved the message meanwhile, our link is removed and ENOENT returned.
+ * A mover killed between the two leaves the message under two names,
+ * which mend.c sorts out.
  *
  * spool__now() and spool__pid() are the clock and the process ID of
  * libspool.  The PID is asked once and forgotten in the child of each
@@ -155,7 +161,9 @@ int
 spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
     const char *to)
 {
-	int saved;
+	struct stat sb;
+	nlink_t before;
+	int r, mended, saved;
 
 	if (!sp->norename2) {
 		if (renameat2(fromfd, from, tofd, to, RENAME_NOREPLACE) == 0)
@@ -164,19 +172,45 @@ spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
 			return -1;
 		sp->norename2 = 1;
 	}
+	if (fstatat(fromfd, from, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+		return -1;	/* ENOENT: moved by somebody else */
+	/* a claim of a message that another claim left half done */
+	if (sb.st_nlink > 1 && fromfd == sp->dfd[SPOOL_NEW] &&
+	    tofd == sp->dfd[SPOOL_CUR]) {
+		mended = 0;
+		if ((r = spool__mend_source(sp, from, &sb, &mended)) != 0) {
+			if (r == 1)
+				errno = ENOENT;
+			return -1;
+		}
+		sb.st_nlink -= (nlink_t)mended;
+	}
+	before = sb.st_nlink;
 	if (linkat(fromfd, from, tofd, to, 0) == -1) {
 		/* another mover made this very move first: we lost a race */
 		if (errno == EEXIST && moved(fromfd, from, tofd, to))
 			errno = ENOENT;
 		return -1;
 	}
-	if (unlinkat(fromfd, from, 0) == -1) {
-		saved = errno;
-		(void)unlinkat(tofd, to, 0);
-		errno = saved;
-		return -1;
+	if (unlinkat(fromfd, from, 0) == 0)
+		return 0;
+	saved = errno;
+	/*
+	 * Whatever the error, if the source is gone, ours is either the only
+	 * new name of the message (an unlink that reported a failure it had
+	 * not had, or a mender finished our move) or another mover's name is
+	 * there too, and that mover won.
+	 */
+	if (fstatat(fromfd, from, &sb, AT_SYMLINK_NOFOLLOW) == -1 &&
+	    errno == ENOENT) {
+		if (fstatat(tofd, to, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    sb.st_nlink <= before)
+			return 0;
+		saved = ENOENT;
 	}
-	return 0;
+	(void)unlinkat(tofd, to, 0);
+	errno = saved;
+	return -1;
 }
 
 /*

@@ -50,7 +50,9 @@
  *   by the lease, as if it had no lock.
  *
  * Where locks do not cross hosts or mounts (NFS, FUSE: spool_remote()) a
- * free lock proves nothing, and sweepers ignore liveness altogether.
+ * free lock proves nothing, and sweepers ignore liveness altogether,
+ * unless the queue's config says locks = shared (NFSv4 with working
+ * locks, and a node name of its own for each host).
  *
  * The file is longer than most (about 530 lines) because the lock, its
  * heartbeat and the sweeper's verdict are one protocol whose races are
@@ -284,7 +286,18 @@ spool__check_init(struct livecheck *lc, struct spool *sp, int dryrun)
 	memset(lc, 0, sizeof(*lc));
 	lc->sp = sp;
 	lc->dryrun = dryrun;
-	lc->remote = spool_remote(sp);
+	lc->remote = spool_remote(sp) &&
+	    sp->cfg.locks != SPOOL_LOCKS_SHARED;
+	lc->skew = spool_skew(sp);
+}
+
+/* How far other hosts' clocks may be off: skew, or by the file system. */
+long long
+spool_skew(const struct spool *sp)
+{
+	if (sp->cfg.skew >= 0)
+		return sp->cfg.skew;
+	return spool_remote(sp) ? SPOOL_SKEW_REMOTE : 0;
 }
 
 /* Read a heartbeat; b->mono is 0 when there is none (or a torn one). */
@@ -406,7 +419,8 @@ spool__alive(struct livecheck *lc, pid_t pid, struct spool_beat *b)
  * Is the claim n of a worker of this host held by a live worker that is
  * still renewing it?  Returns 1 (keep it), 0 (return it: dead worker,
  * *dead set, or lease expired).  Claims without w=, of other hosts, or on
- * a remote file system: by the lease alone.
+ * a remote file system (unless locks = shared): by the lease alone, which
+ * is given the skew allowed for the clocks of other hosts on both ends.
  */
 int
 spool__claim_live(struct livecheck *lc, const struct spool_name *n,
@@ -427,7 +441,8 @@ spool__claim_live(struct livecheck *lc, const struct spool_name *n,
 		    (b.lease + BEAT_SLACK) * 1000)
 			ref = b.wall;
 	}
-	return n->lease >= ref && n->lease <= ref + SPOOL_LEASE_MAX;
+	return n->lease + lc->skew >= ref &&
+	    n->lease <= ref + SPOOL_LEASE_MAX + lc->skew;
 }
 
 /* The PID of the writer of a tmp/ file, if it is of this host. */

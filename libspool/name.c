@@ -37,6 +37,18 @@ spool__ishostc(int c)
 	    (c >= 'A' && c <= 'Z') || c == '.' || c == '-';
 }
 
+/* Is s a valid node name: 1 to SPOOL_HOST_MAX characters of HOST? */
+int
+spool__host_check(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (i >= SPOOL_HOST_MAX || !spool__ishostc((unsigned char)s[i]))
+			return -1;
+	return i > 0 ? 0 : -1;
+}
+
 /*
  * Read an unsigned decimal of at most maxdig digits and at most max from
  * *sp, advancing it.  Exactly width digits when width > 0; otherwise no

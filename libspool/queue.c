@@ -120,6 +120,15 @@ gethost(char *buf)
 	buf[i] = '\0';
 }
 
+int
+spool_set_host(struct spool *sp, const char *name)
+{
+	if (spool__host_check(name) == -1)
+		return spool__fail(SPOOL_WHY_HOST, EINVAL);
+	strlcpy(sp->host, name, sizeof(sp->host));
+	return 0;
+}
+
 /*
  * Open (with create, make first) the directory name of the queue, refusing
  * a symlink and a directory on another file system.  A directory made in a
@@ -253,7 +262,6 @@ spool__openat(int dfd, const char *path, int flags)
 		goto fail;
 	if (made && fsync(sp->qfd) == -1)
 		goto fail;
-	gethost(sp->host);
 	if (spool__config_read(sp) == -1) {
 		/* the defaults, and the error kept for spool_config_error() */
 		if (!(flags & SPOOL_OPEN_ANYCONFIG) ||
@@ -261,6 +269,11 @@ spool__openat(int dfd, const char *path, int flags)
 			goto fail;
 		sp->cfg = *spool__config_defaults();
 	}
+	/* the node name: the config's, else the host name */
+	if (sp->cfg.host[0] != '\0')
+		strlcpy(sp->host, sp->cfg.host, sizeof(sp->host));
+	else
+		gethost(sp->host);
 	return sp;
 fail:
 	saved = errno;

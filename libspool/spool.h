@@ -64,7 +64,8 @@ enum spool_why {
 	SPOOL_WHY_NOTMSG,	/* not a regular file: no message (EINVAL) */
 	SPOOL_WHY_HASCLAIMS,	/* a queue with claims in cur/ (EBUSY) */
 	SPOOL_WHY_HASSUBS,	/* a queue with subscribers (EBUSY) */
-	SPOOL_WHY_NOTOURS	/* a queue holding what q did not make (ENOTEMPTY) */
+	SPOOL_WHY_NOTOURS,	/* a queue holding what q did not make (ENOTEMPTY) */
+	SPOOL_WHY_HOST		/* not a valid node name (EINVAL) */
 };
 
 /*
@@ -110,7 +111,21 @@ struct spool_config {
 	long long	 keep_failed;	/* default 0, kept forever */
 	long long	 dedup;		/* default 1 day */
 	long long	 sync;		/* 1: fsync on put (default), 0: not */
+	long long	 skew;		/* seconds leases allow for the clocks
+					   of other hosts; -1: auto (30 on a
+					   remote file system, else 0) */
+	long long	 poll;		/* ms between looks where arrivals
+					   cannot be heard, default 1000 */
+	long long	 locks;		/* SPOOL_LOCKS_AUTO or _SHARED */
+	char		 host[SPOOL_HOST_MAX + 1];	/* "": none set */
 };
+
+/* locks: are flock(2) locks seen by every host of the spool? */
+#define SPOOL_LOCKS_AUTO	0	/* only on a local file system */
+#define SPOOL_LOCKS_SHARED	1	/* on a remote one too (NFSv4) */
+
+/* skew on a remote file system unless set */
+#define SPOOL_SKEW_REMOTE	30
 
 struct spool;
 struct spool_batch;
@@ -236,11 +251,30 @@ int	 spool_config_reload(struct spool *sp);
 int	 spool_dirfd(const struct spool *sp, enum spool_state st);
 
 /*
+ * Set the node name that the IDs and the w= of claims made through sp
+ * carry from now on, instead of the host setting of the queue's config or
+ * the host name (q(5)): 1 to SPOOL_HOST_MAX of the characters
+ * [A-Za-z0-9.-].  q(1) sets it from Q_HOST.  Returns 0, or -1 with EINVAL
+ * (SPOOL_WHY_HOST) and the name unchanged.
+ */
+int	 spool_set_host(struct spool *sp, const char *name);
+
+/*
  * Is the queue on a file system shared over a network or run in user
  * space (NFS, SMB, FUSE, Ceph, 9P, GPFS), where inotify sees only the
- * changes made on this host?  1 or 0.
+ * changes made on this host, and flock(2) locks are not known to be seen
+ * by other hosts?  1 or 0.  Waits there look again every poll of the
+ * config; liveness locks count only with locks = shared.
  */
 int	 spool_remote(const struct spool *sp);
+
+/*
+ * The seconds a lease is given for the clocks of other hosts before a
+ * sweep or a claimant treats it as expired, or as forged when it is more
+ * than SPOOL_LEASE_MAX ahead: skew of the config, or when that is auto,
+ * SPOOL_SKEW_REMOTE on a remote file system and 0 on a local one.
+ */
+long long spool_skew(const struct spool *sp);
 
 /*
  * Putting messages.
@@ -553,7 +587,8 @@ enum spool_event {
 	SPOOL_EV_FOREIGN,	/* foreign file, left alone */
 	SPOOL_EV_KEY,		/* dedup key past the window, forgotten */
 	SPOOL_EV_ERROR,		/* could not act on a file; errno says why */
-	SPOOL_EV_FANOUT		/* fan-out cut short by a crash, completed */
+	SPOOL_EV_FANOUT,	/* fan-out cut short by a crash, completed */
+	SPOOL_EV_MENDED		/* a move left half done, finished */
 };
 
 typedef void spool_report_fn(void *arg, enum spool_event ev,
@@ -571,6 +606,9 @@ enum spool_sweep_flags {
  * host at once and other tmp/ files older than 36 hours (never those of a
  * live writer of this host); complete the fan-outs of a topic that a
  * crash cut short (SPOOL_EV_FANOUT, naming fan/NAME with state SPOOL_TMP);
+ * finish a move that the link + unlink fallback left half done when it
+ * returns a claim whose message has a second name in the queue
+ * (SPOOL_EV_MENDED: the claim was the move's source and is removed);
  * remove done/ and failed/ messages past keep-done and keep-failed; forget
  * dedup keys past the dedup window (the report names keys/HASH with state
  * SPOOL_TMP); report foreign files.  A lease further than SPOOL_LEASE_MAX

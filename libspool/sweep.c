@@ -58,6 +58,27 @@ report(struct sweep *w, enum spool_event ev, enum spool_state st,
 		w->report(w->arg, ev, st, name, errnum);
 }
 
+/*
+ * Is the claim n one name of a message that a mover of the link + unlink
+ * fallback left under two (mend.c)?  Then its move is finished instead:
+ * 1 if n was its source and is gone, 0 if n stays, -1.
+ */
+static int
+mend(struct sweep *w, const struct spool_name *n)
+{
+	struct stat sb;
+	int mended = 0;
+	unsigned all = 1U << SPOOL_NEW | 1U << SPOOL_CUR | 1U << SPOOL_DONE |
+	    1U << SPOOL_FAILED;
+
+	if (fstatat(w->sp->dfd[SPOOL_CUR], n->name, &sb,
+	    AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 1 : -1;
+	if (sb.st_nlink < 2)
+		return 0;
+	return spool__mend(w->sp, SPOOL_CUR, n, &sb, all, &mended);
+}
+
 /* Send the expired or orphaned claim n back to new/ or on to failed/. */
 static void
 expire(struct sweep *w, const struct spool_name *n, enum spool_event why)
@@ -72,6 +93,14 @@ expire(struct sweep *w, const struct spool_name *n, enum spool_event why)
 		why = SPOOL_EV_EXHAUSTED;
 	}
 	if (spool_name_format(&dst) == -1) {
+		report(w, SPOOL_EV_ERROR, SPOOL_CUR, n->name, errno);
+		return;
+	}
+	switch (w->flags & SPOOL_SWEEP_DRYRUN ? 0 : mend(w, n)) {
+	case 1:		/* the end of a move left half done */
+		report(w, SPOOL_EV_MENDED, SPOOL_CUR, n->name, 0);
+		return;
+	case -1:
 		report(w, SPOOL_EV_ERROR, SPOOL_CUR, n->name, errno);
 		return;
 	}

@@ -60,12 +60,12 @@ suberr(struct spool_batch *b, const char *name, int errnum)
 	1U << SPOOL_FAILED)
 
 /*
- * Open the subscriber at subs/name.  NULL with ENOENT if it was
- * unsubscribed (no error), ENOTDIR (SPOOL_WHY_NOTQUEUE) if it is not a
- * subscription leading to a queue, or another errno.
+ * Open the subscriber at subs/name of sp, with sp's node name.  NULL with
+ * ENOENT if it was unsubscribed (no error), ENOTDIR (SPOOL_WHY_NOTQUEUE)
+ * if it is not a subscription leading to a queue, or another errno.
  */
 static struct spool *
-opensub(int subsfd, const char *name)
+opensub(const struct spool *sp, int subsfd, const char *name)
 {
 	struct spool *sub;
 	struct stat st;
@@ -76,8 +76,10 @@ opensub(int subsfd, const char *name)
 		(void)spool__fail(SPOOL_WHY_NOTQUEUE, ENOTDIR);
 		return NULL;
 	}
-	if ((sub = spool__openat(subsfd, name, 0)) != NULL)
+	if ((sub = spool__openat(subsfd, name, 0)) != NULL) {
+		memcpy(sub->host, sp->host, sizeof(sub->host));
 		return sub;
+	}
 	/* unsubscribed between the look and the open */
 	if (errno == ENOENT && fstatat(subsfd, name, &st,
 	    AT_SYMLINK_NOFOLLOW) == -1 && errno == ENOENT)
@@ -194,7 +196,7 @@ deliver(struct spool_batch *b, DIR *d, int fanfd)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if ((sub = opensub(dirfd(d), de->d_name)) == NULL) {
+		if ((sub = opensub(b->sp, dirfd(d), de->d_name)) == NULL) {
 			if (errno != ENOENT)
 				suberr(b, de->d_name, errno);
 			continue;
@@ -304,7 +306,7 @@ complete(struct spool *sp, int fanfd, const struct spool_name *n)
 	while (d != NULL && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if ((sub = opensub(subsfd, de->d_name)) == NULL)
+		if ((sub = opensub(sp, subsfd, de->d_name)) == NULL)
 			continue;	/* gone, or receives nothing */
 		got++;
 		r = spool__find(sub, &id, HELD, &found, &st, NULL);

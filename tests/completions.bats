@@ -243,7 +243,7 @@ EOF
 	spool
 	run -0 complete_bash config jobs ''
 	assert_output "$(sorted lease attempts backoff backoff-max keep-done \
-	    keep-failed dedup sync)"
+	    keep-failed dedup sync skew poll locks host)"
 	run -0 complete_bash config jobs lease ''
 	assert_output ''
 	cd "$BATS_TEST_TMPDIR"

@@ -15,6 +15,10 @@ keep-done = 7d
 keep-failed = 0s
 dedup = 1d
 sync = 1
+skew = auto
+poll = 1s
+locks = auto
+host = auto
 OUT
 }
 

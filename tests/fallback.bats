@@ -154,3 +154,174 @@ states_of() {
 	[ "$rc" -ne 0 ] || assert_equal "$(names jobs cur | cut -d, -f1,2)" \
 		"$(cut -d, -f1,2 <"$BATS_TEST_TMPDIR/first")"
 }
+
+@test "link + unlink: two takers build the same claim name in the same second: the loser moves on to the next message" {
+	local a b first rc second
+	require_strace
+	a=$(q put -m a jobs)
+	b=$(q put -m b jobs)
+	strace -f -qq -o /dev/null -E ASAN_OPTIONS=detect_leaks=0 \
+		-e inject=renameat2:error=EINVAL \
+		-e inject=unlinkat:delay_enter=1000000 \
+		q take -l 1h jobs >"$BATS_TEST_TMPDIR/first" \
+		2>"$BATS_TEST_TMPDIR/first.err" 3>&- &
+	first=$!
+	for ((i = 0; i < 200; i++)); do
+		[ "$(count jobs cur)" -eq 1 ] && break
+		sleep 0.01
+	done
+	assert_equal "$(count jobs cur)" 1
+	run --separate-stderr strace -f -qq -o /dev/null \
+		-E ASAN_OPTIONS=detect_leaks=0 -e inject=renameat2:error=EINVAL \
+		q take -l 1h jobs
+	second=$status
+	wait "$first" && rc=0 || rc=$?
+	echo "first: $rc $(cat "$BATS_TEST_TMPDIR/first" "$BATS_TEST_TMPDIR/first.err")"
+	echo "second: $second $output $stderr"
+	[ "$rc" -eq 0 ]
+	[ "$second" -eq 0 ]
+	[ -z "$stderr" ]
+	# each got one of the two; both in cur/, nothing left in new/
+	[ "$(sort "$BATS_TEST_TMPDIR/first" <(echo "$output") | tr '\n' ' ')" \
+	    = "$a,a=1 $b,a=1 " ]
+	assert_equal "$(count jobs new)" 0
+	assert_equal "$(count jobs cur)" 2
+	[ "$(states_of jobs "$a")" -eq 1 ]
+	[ "$(states_of jobs "$b")" -eq 1 ]
+}
+
+@test "link + unlink: a take whose unlink reports ENOENT for an unlink that was done (an NFS retransmission) keeps its claim" {
+	local id pid rc
+	require_strace
+	id=$(q put -m hello jobs)
+	# the taker is held at its unlink; meanwhile the source goes, as when
+	# the server did a first REMOVE whose reply was lost
+	strace -f -qq -o /dev/null -E ASAN_OPTIONS=detect_leaks=0 \
+		-e inject=renameat2:error=EINVAL \
+		-e inject=unlinkat:delay_enter=3000000 \
+		q take -l 1h jobs >"$BATS_TEST_TMPDIR/out" \
+		2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	for ((i = 0; i < 250; i++)); do
+		[ "$(count jobs cur)" -eq 1 ] && break
+		sleep 0.01
+	done
+	assert_equal "$(count jobs cur)" 1
+	rm "$QDIR/jobs/new/$id"
+	wait "$pid" && rc=0 || rc=$?
+	echo "take: $rc $(cat "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err")"
+	[ "$rc" -eq 0 ]
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" "$id,a=1"
+	[ ! -s "$BATS_TEST_TMPDIR/err" ]
+	run names jobs cur
+	assert_output --regexp "^$id,a=1,l=[0-9]+\$"
+	[ "$(states_of jobs "$id")" -eq 1 ]
+	run q ack jobs "$id,a=1"
+	assert_success
+	[ "$(states_of jobs "$id")" -eq 1 ]
+	[ "$(count jobs done)" -eq 1 ]
+}
+
+# Kill q "$@" (renameat2 giving EINVAL) at its unlink of source name $1,
+# right after it linked the new name: call number from a baseline run of
+# the same command on queue "probe", set up by the caller like the real one.
+kill_between() {
+	local src=$1 n
+	shift
+	fallback_run 0 "$@"
+	[ "$status" -eq 0 ] || fail "baseline: $status $output $stderr"
+	n=$(unlink_number "$src")
+	[ -n "$n" ] || fail "no unlink of $src in the baseline"
+	echo "$n"
+}
+
+@test "link + unlink: kill -9 of a taker between link and unlink: the next taker does not claim the message again, a sweep adds no copy" {
+	local id other n claim
+	require_strace
+	id=$(q put -m probe probe)
+	n=$(kill_between "$id" take -l 1s probe)
+	id=$(q put -m hello jobs)
+	other=$(q put -m other jobs)
+	run strace -f -qq -o /dev/null -E ASAN_OPTIONS=detect_leaks=0 \
+		-e inject=renameat2:error=EINVAL \
+		-e inject="unlinkat:signal=KILL:when=$n" q take -l 1s jobs
+	# half done: the message is in new/ and in cur/, one inode
+	[ "$(states_of jobs "$id")" -eq 2 ]
+	claim=$(names jobs cur)
+	[ "$(stat -c %i "$QDIR/jobs/new/$id")" = \
+	    "$(stat -c %i "$QDIR/jobs/cur/$claim")" ]
+
+	# the next taker finishes that claim and takes the other message
+	fallback_run 0 take -l 1h jobs
+	echo "status=$status stdout=$output stderr=$stderr"
+	[ "$status" -eq 0 ]
+	assert_output "$other,a=1"
+	[ "$(states_of jobs "$id")" -eq 1 ]
+	run names jobs cur
+	assert_line "$claim"
+
+	# once the orphan's lease is over a sweep returns it, once
+	sleep 2
+	fallback_run 0 sweep jobs
+	echo "status=$status stdout=$output stderr=$stderr"
+	[ "$status" -eq 0 ]
+	run names jobs new
+	assert_output "$id,a=1"
+	[ "$(states_of jobs "$id")" -eq 1 ]
+	run q take jobs
+	assert_output "$id,a=2"
+}
+
+@test "link + unlink: kill -9 of a release between link and unlink: sweeps finish the release instead of failing, and the token is not reused" {
+	local id n t claim
+	require_strace
+	q put -m probe probe >/dev/null
+	t=$(q take -l 1s probe)
+	claim=$(names probe cur)
+	n=$(kill_between "$claim" release probe "$t")
+	id=$(q put -m hello jobs)
+	t=$(q take -l 1s jobs)
+	claim=$(names jobs cur)
+	run strace -f -qq -o /dev/null -E ASAN_OPTIONS=detect_leaks=0 \
+		-e inject=renameat2:error=EINVAL \
+		-e inject="unlinkat:signal=KILL:when=$n" q release jobs "$t"
+	[ "$(states_of jobs "$id")" -eq 2 ]
+	run names jobs new
+	assert_output "$id,a=1"
+
+	sleep 2
+	fallback_run 0 sweep jobs
+	echo "status=$status stdout=$output stderr=$stderr"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	assert_output --partial "half-moved"
+	[ "$(count jobs cur)" -eq 0 ]
+	run names jobs new
+	assert_output "$id,a=1"
+	fallback_run 0 sweep jobs
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	run q take jobs
+	assert_output "$id,a=2"
+}
+
+@test "link + unlink: kill -9 of a release between link and unlink: the next taker finishes the release and claims the message with a new token" {
+	local id n t
+	require_strace
+	q put -m probe probe >/dev/null
+	t=$(q take probe)
+	n=$(kill_between "$(names probe cur)" release probe "$t")
+	id=$(q put -m hello jobs)
+	t=$(q take jobs)
+	run strace -f -qq -o /dev/null -E ASAN_OPTIONS=detect_leaks=0 \
+		-e inject=renameat2:error=EINVAL \
+		-e inject="unlinkat:signal=KILL:when=$n" q release jobs "$t"
+	[ "$(states_of jobs "$id")" -eq 2 ]
+	fallback_run 0 take jobs
+	echo "status=$status stdout=$output stderr=$stderr"
+	[ "$status" -eq 0 ]
+	assert_output "$id,a=2"
+	[ "$(count jobs new)" -eq 0 ]
+	[ "$(count jobs cur)" -eq 1 ]
+	[ "$(states_of jobs "$id")" -eq 1 ]
+}

@@ -6,7 +6,7 @@ load helper
 @test "make install into DESTDIR installs everything; pkg-config finds the library" {
 	stage="$BATS_TEST_TMPDIR/stage"
 	run -0 make -C "$ROOT" install DESTDIR="$stage" PREFIX=/opt/qtest
-	for f in bin/q lib/libspool.a lib/libspool.so.1 lib/libspool.so \
+	for f in bin/q lib/libspool.a lib/libspool.so.2 lib/libspool.so \
 	    include/spool.h lib/pkgconfig/libspool.pc share/man/man1/q.1 \
 	    share/man/man5/q.5 share/man/man3/libspool.3 \
 	    share/man/man7/q-bridges.7 \

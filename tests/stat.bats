@@ -47,6 +47,7 @@ jobs
   foreign           2
   oldest ready: 10d
   ready by age: <1m 1 <5m 0 <15m 1 <1h 0 <4h 1 <1d 0 <7d 0 older 1
+  file system: local; arrivals by inotify, dead workers by their lock
 EOF
 	assert_equal "$(snapshot jobs)" "$before"
 }
@@ -186,7 +187,7 @@ mail"
 	run --separate-stderr -0 q stat
 	[[ $output != *$'\e'* ]] || fail "raw ESC in output"
 	[[ $output != *$'\t'* ]] || fail "raw tab in output"
-	assert_equal "${#lines[@]}" 27
+	assert_equal "${#lines[@]}" 30
 	assert_equal "$(printf '%s\n' "${lines[@]}" | grep -c '^[^ ]')" 3
 	assert_line 'two\nlines'
 	assert_line 'a\tb'

@@ -1,0 +1,122 @@
+#!/usr/bin/env bats
+# Many hosts on one spool, what can be tested on a local file system: the
+# node name (Q_HOST, config host), the skew allowed for other clocks, the
+# poll interval and the lock setting, and what q stat says of them.  The
+# same on real FUSE mounts is in shared.bats.
+
+load helper
+
+@test "Q_HOST names the node in IDs; a config host does when Q_HOST is unset" {
+	run -0 env Q_HOST=node-a.1 q put -m x jobs
+	assert_output --regexp '^[0-9]{10}\.[0-9]{6}\.[0-9]+_[0-9]+\.node-a\.1$'
+	run -0 q config jobs host cfgnode
+	run -0 q put -m y jobs
+	assert_output --regexp '\.cfgnode$'
+	run -0 env Q_HOST=envnode q put -m z jobs
+	assert_output --regexp '\.envnode$'
+	run -0 q config jobs host auto
+	run -0 q put -m w jobs
+	assert_output --regexp "\\.$(hostname | tr -c 'A-Za-z0-9.\n-' -)\$"
+}
+
+@test "Q_HOST names the worker in the w= of its claims" {
+	q put -m x jobs >/dev/null
+	run -0 env Q_HOST=worker7 q work jobs -- \
+		sh -c 'ls "$Q_QUEUE/cur"'
+	assert_line --regexp ',w=[0-9]+@worker7$'
+	[ "$(count jobs done)" -eq 1 ]
+}
+
+@test "a Q_HOST that is no node name is an error (64) naming it, and nothing is made" {
+	local bad
+	for bad in 'a/b' 'has space' 'under_score' \
+	    "$(printf 'x%.0s' {1..65})"; do
+		run --separate-stderr env Q_HOST="$bad" q put -m x fresh
+		[ "$status" -eq 64 ] || fail "Q_HOST='$bad': status $status"
+		assert_equal "$output" ""
+		assert_equal "$stderr" \
+		    "q put: Q_HOST: not a node name (1 to 64 of A-Z a-z 0-9 . -)"
+	done
+	run -0 env Q_HOST="$(printf 'x%.0s' {1..64})" q put -m x fresh
+	[ "$(count fresh new)" -eq 1 ]
+	q put -m y jobs >/dev/null
+	run --separate-stderr env Q_HOST=a/b q take jobs
+	[ "$status" -eq 64 ]
+	[ "$(count jobs new)" -eq 1 ]
+	[ "$(count jobs cur)" -eq 0 ]
+}
+
+@test "config skew, poll, locks and host: values taken, shown, and refused" {
+	q put -m x jobs >/dev/null
+	run -0 q config jobs poll 250ms
+	run -0 q config jobs poll
+	assert_output 250ms
+	run -0 q config jobs poll 2s
+	run -0 q config jobs poll
+	assert_output 2s
+	run -0 q config jobs skew 2m
+	run -0 q config jobs skew
+	assert_output 2m
+	run -0 q config jobs skew auto
+	run -0 q config jobs locks shared
+	run -0 q config jobs locks
+	assert_output shared
+	run -0 q config jobs host web-1.example
+	run -0 q config jobs host
+	assert_output web-1.example
+	cp "$(qpath jobs)/config" "$BATS_TEST_TMPDIR/before"
+	for kv in 'poll 5ms' 'poll 2h' 'poll ms' 'poll 1xms' 'skew 2h' \
+	    'skew sometimes' 'locks maybe' 'locks 1' 'host a_b' 'host a/b'; do
+		# shellcheck disable=SC2086
+		run --separate-stderr q config jobs $kv
+		[ "$status" -eq 65 ] || fail "$kv: status $status"
+		[[ $stderr == *"invalid value"* ]] || fail "$kv: $stderr"
+	done
+	cmp "$(qpath jobs)/config" "$BATS_TEST_TMPDIR/before"
+}
+
+@test "stat says how a local queue is waited on and its claims judged" {
+	q put -m x jobs >/dev/null
+	run -0 q stat jobs
+	assert_line "  file system: local; arrivals by inotify, dead workers by their lock"
+	run -0 q stat --json jobs
+	run -0 jq -c '[.remote, .wait, .poll_ms, .liveness, .skew]' <<<"$output"
+	assert_output '[false,"inotify",1000,"lock",0]'
+	q config jobs skew 45s
+	q config jobs poll 300ms
+	run -0 q stat --json jobs
+	run -0 jq -c '[.poll_ms, .skew]' <<<"$output"
+	assert_output '[300,45]'
+}
+
+@test "skew: a sweep returns an expired lease only once it is skew past" {
+	local t
+	q put -m x jobs >/dev/null
+	q config jobs skew 1h
+	t=$(q take -l 1s jobs)
+	sleep 2
+	run -0 q sweep jobs
+	[ "$(count jobs cur)" -eq 1 ]
+	run -0 q stat --json jobs
+	run -0 jq .cur.expired <<<"$output"
+	assert_output 0
+	q config jobs skew 0
+	run -0 q sweep jobs
+	[ "$(count jobs cur)" -eq 0 ]
+	run -0 names jobs new
+	assert_output "${t}"
+}
+
+@test "skew: a 12-hour lease is not taken for forged by a sweeper whose clock is a little behind" {
+	require_faketime
+	q put -m x jobs >/dev/null
+	q take -l 12h jobs >/dev/null
+	q config jobs skew 30s
+	run -0 faketime -f -5s q sweep jobs
+	[ "$(count jobs cur)" -eq 1 ]
+	# without the allowance it is forged, and returned
+	q config jobs skew 0
+	run -0 faketime -f -5s q sweep jobs
+	[ "$(count jobs cur)" -eq 0 ]
+	[ "$(count jobs new)" -eq 1 ]
+}
