@@ -61,12 +61,6 @@ torture() {
 }
 
 @test "torture: 4 producers, 3 workers killed at random and restarted, a sweeper: nothing lost, nothing twice in a state" {
-	# KNOWN BUG, to fix in libspool, then remove this: a worker killed
-	# between the fallback's linkat and unlinkat leaves the message in
-	# two states (cur/ and done/), and a sweep then runs it again
-	if is_fallback; then
-		skip "known bug: a kill between linkat and unlinkat leaves a message in two states"
-	fi
 	build_torture
 	torture -P 4 -N $((300 * SCALE)) -W 3 -K 150 -T 60
 	[ "$status" -eq 0 ]
