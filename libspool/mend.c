@@ -26,7 +26,6 @@
  */
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -65,6 +64,42 @@ source(enum spool_state sa, const struct spool_name *a, enum spool_state sb,
 	return -1;					/* done, failed */
 }
 
+struct mending {
+	struct spool		*sp;
+	enum spool_state	 st;
+	const struct spool_name	*n;
+	const struct stat	*sb;
+	int			*mended;
+};
+
+/* One entry of the queue: another name of m->n?  Then finish the move. */
+static int
+mendone(void *arg, const struct spool_entry *e)
+{
+	struct mending *m = arg;
+	const struct spool_name *n = m->n;
+	struct stat ob;
+	int r;
+
+	if (e->foreign || e->n.idlen != n->idlen ||
+	    memcmp(e->name, n->name, n->idlen) != 0 ||
+	    (e->state == m->st && strcmp(e->name, n->name) == 0) ||
+	    fstatat(m->sp->dfd[e->state], e->name, &ob,
+	    AT_SYMLINK_NOFOLLOW) == -1 ||
+	    ob.st_dev != m->sb->st_dev || ob.st_ino != m->sb->st_ino)
+		return 0;
+	r = source(m->st, n, e->state, &e->n);
+	if (r == -1)
+		return 0;
+	/* the source goes: n itself (then stop), or the other name */
+	if (unlinkat(m->sp->dfd[r ? m->st : e->state], r ? n->name : e->name,
+	    0) == 0)
+		++*m->mended;
+	else if (errno != ENOENT)
+		return -1;
+	return r;
+}
+
 /*
  * Finish the half-done moves of the message n in st, whose inode is sb:
  * look in the states of mask for other names of it on the same inode.
@@ -75,58 +110,9 @@ int
 spool__mend(struct spool *sp, enum spool_state st, const struct spool_name *n,
     const struct stat *sb, unsigned mask, int *mended)
 {
-	struct spool_name o;
-	struct dirent *de;
-	struct stat ob;
-	DIR *d;
-	int s, r, gone = 0, saved;
+	struct mending m = { sp, st, n, sb, mended };
 
-	for (s = SPOOL_NEW; s < SPOOL_NSTATES && !gone; s++) {
-		if (!(mask & (1U << s)))
-			continue;
-		if ((d = spool__opendir(sp, (enum spool_state)s)) == NULL)
-			return -1;
-		errno = 0;
-		while (!gone && (de = readdir(d)) != NULL) {
-			if (strncmp(de->d_name, n->name, n->idlen) != 0 ||
-			    (de->d_name[n->idlen] != ',' &&
-			    de->d_name[n->idlen] != '\0') ||
-			    (s == (int)st && strcmp(de->d_name, n->name) == 0) ||
-			    spool_name_parse(de->d_name, &o) == -1 ||
-			    !spool__valid_in((enum spool_state)s, &o) ||
-			    fstatat(sp->dfd[s], o.name, &ob,
-			    AT_SYMLINK_NOFOLLOW) == -1 ||
-			    ob.st_dev != sb->st_dev || ob.st_ino != sb->st_ino)
-				goto next;
-			r = source(st, n, (enum spool_state)s, &o);
-			if (r == 1) {
-				if (unlinkat(sp->dfd[st], n->name, 0) == 0)
-					++*mended;
-				else if (errno != ENOENT)
-					goto fail;
-				gone = 1;
-			} else if (r == 0) {
-				if (unlinkat(sp->dfd[s], o.name, 0) == 0)
-					++*mended;
-				else if (errno != ENOENT)
-					goto fail;
-			}
-next:
-			errno = 0;
-		}
-		saved = errno;
-		(void)closedir(d);
-		if (saved != 0) {
-			errno = saved;
-			return -1;
-		}
-	}
-	return gone;
-fail:
-	saved = errno;
-	(void)closedir(d);
-	errno = saved;
-	return -1;
+	return spool_each(sp, mask, 0, mendone, &m);
 }
 
 /*

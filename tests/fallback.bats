@@ -125,25 +125,38 @@ states_of() {
 	[ "$(states_of jobs "$id")" -eq 1 ]
 }
 
-@test "link + unlink: two takers of one message, one linking while the other has yet to unlink: one claim, the loser finds nothing" {
-	require_strace
-	q put -m x jobs >/dev/null
-	# the first taker links, then waits a second before its unlink
+# Start q take -l 1h jobs in the background with renameat2 giving EINVAL,
+# held $1 microseconds at each unlink, its output in first and first.err
+# of the test's directory; return once its link is in cur/.  Sets first
+# (its PID).
+held_take() {
 	strace -f -qq -o /dev/null -E ASAN_OPTIONS=detect_leaks=0 \
 		-e inject=renameat2:error=EINVAL \
-		-e inject=unlinkat:delay_enter=1000000 \
+		-e inject="unlinkat:delay_enter=$1" \
 		q take -l 1h jobs >"$BATS_TEST_TMPDIR/first" \
 		2>"$BATS_TEST_TMPDIR/first.err" 3>&- &
 	first=$!
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < 250; i++)); do
 		[ "$(count jobs cur)" -eq 1 ] && break
 		sleep 0.01
 	done
 	assert_equal "$(count jobs cur)" 1
-	# the second links meanwhile: the same name in the same second
+}
+
+# A second q take -l 1h jobs, renameat2 giving EINVAL, under run.
+second_take() {
 	run --separate-stderr strace -f -qq -o /dev/null \
 		-E ASAN_OPTIONS=detect_leaks=0 -e inject=renameat2:error=EINVAL \
 		q take -l 1h jobs
+}
+
+@test "link + unlink: two takers of one message, one linking while the other has yet to unlink: one claim, the loser finds nothing" {
+	require_strace
+	q put -m x jobs >/dev/null
+	# the first taker links, then waits a second before its unlink
+	held_take 1000000
+	# the second links meanwhile: the same name in the same second
+	second_take
 	second=$status
 	wait "$first" && rc=0 || rc=$?
 	# exactly one of them holds the message; the other found nothing
@@ -160,20 +173,8 @@ states_of() {
 	require_strace
 	a=$(q put -m a jobs)
 	b=$(q put -m b jobs)
-	strace -f -qq -o /dev/null -E ASAN_OPTIONS=detect_leaks=0 \
-		-e inject=renameat2:error=EINVAL \
-		-e inject=unlinkat:delay_enter=1000000 \
-		q take -l 1h jobs >"$BATS_TEST_TMPDIR/first" \
-		2>"$BATS_TEST_TMPDIR/first.err" 3>&- &
-	first=$!
-	for ((i = 0; i < 200; i++)); do
-		[ "$(count jobs cur)" -eq 1 ] && break
-		sleep 0.01
-	done
-	assert_equal "$(count jobs cur)" 1
-	run --separate-stderr strace -f -qq -o /dev/null \
-		-E ASAN_OPTIONS=detect_leaks=0 -e inject=renameat2:error=EINVAL \
-		q take -l 1h jobs
+	held_take 1000000
+	second_take
 	second=$status
 	wait "$first" && rc=0 || rc=$?
 	echo "first: $rc $(cat "$BATS_TEST_TMPDIR/first" "$BATS_TEST_TMPDIR/first.err")"
@@ -191,28 +192,18 @@ states_of() {
 }
 
 @test "link + unlink: a take whose unlink reports ENOENT for an unlink that was done (an NFS retransmission) keeps its claim" {
-	local id pid rc
+	local id first rc
 	require_strace
 	id=$(q put -m hello jobs)
 	# the taker is held at its unlink; meanwhile the source goes, as when
 	# the server did a first REMOVE whose reply was lost
-	strace -f -qq -o /dev/null -E ASAN_OPTIONS=detect_leaks=0 \
-		-e inject=renameat2:error=EINVAL \
-		-e inject=unlinkat:delay_enter=3000000 \
-		q take -l 1h jobs >"$BATS_TEST_TMPDIR/out" \
-		2>"$BATS_TEST_TMPDIR/err" 3>&- &
-	pid=$!
-	for ((i = 0; i < 250; i++)); do
-		[ "$(count jobs cur)" -eq 1 ] && break
-		sleep 0.01
-	done
-	assert_equal "$(count jobs cur)" 1
+	held_take 3000000
 	rm "$QDIR/jobs/new/$id"
-	wait "$pid" && rc=0 || rc=$?
-	echo "take: $rc $(cat "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err")"
+	wait "$first" && rc=0 || rc=$?
+	echo "take: $rc $(cat "$BATS_TEST_TMPDIR/first" "$BATS_TEST_TMPDIR/first.err")"
 	[ "$rc" -eq 0 ]
-	assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" "$id,a=1"
-	[ ! -s "$BATS_TEST_TMPDIR/err" ]
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/first")" "$id,a=1"
+	[ ! -s "$BATS_TEST_TMPDIR/first.err" ]
 	run names jobs cur
 	assert_output --regexp "^$id,a=1,l=[0-9]+\$"
 	[ "$(states_of jobs "$id")" -eq 1 ]
