@@ -7,7 +7,7 @@
  * arguments /dev/fd/3, /dev/fd/4, ... after CMD's own; Q_IDS and Q_TOKENS
  * list their IDs and claim tokens in the same order, separated by
  * spaces; its stdin is /dev/null.  The buffers are made once, for the
- * largest batch, and filled before each vfork (job.c).
+ * largest batch, and filled before each vfork (spawn.c).
  */
 #define _GNU_SOURCE
 #include <err.h>

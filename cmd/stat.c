@@ -36,22 +36,20 @@ bytes(unsigned long long n, char *buf, size_t len)
  * differs on a file system shared by several hosts.
  */
 static void
-fsline(struct spool *sp)
+fsline(const struct spool_stats *s, struct spool *sp)
 {
-	const struct spool_config *cfg = spool_config(sp);
 	char poll[32], skew[32];
 
-	if (!spool_remote(sp)) {
+	if (!s->remote) {
 		printf("  file system: local; arrivals by inotify, "
 		    "dead workers by their lock\n");
 		return;
 	}
-	(void)spool_config_show(cfg, "poll", poll, sizeof(poll));
-	spool_duration_format(spool_skew(sp), skew, sizeof(skew));
+	(void)spool_config_show(spool_config(sp), "poll", poll, sizeof(poll));
+	spool_duration_format(s->skew, skew, sizeof(skew));
 	printf("  file system: remote; arrivals by a look every %s, "
 	    "claims by %s, clock skew %s\n", poll,
-	    cfg->locks == SPOOL_LOCKS_SHARED ? "lock and lease" :
-	    "lease alone", skew);
+	    s->leaseonly ? "lease alone" : "lock and lease", skew);
 }
 
 static void
@@ -85,16 +83,13 @@ text(const char *queue, const struct spool_stats *s, struct spool *sp)
 		printf(" %s%s %llu", i == SPOOL_AGE_BUCKETS - 1 ? "" : "<",
 		    buckets[i], s->ages[i]);
 	putchar('\n');
-	fsline(sp);
+	fsline(s, sp);
 }
 
 static void
 json(const char *queue, const char *path, const struct spool_stats *s,
     struct spool *sp)
 {
-	const struct spool_config *cfg = spool_config(sp);
-	int remote = spool_remote(sp);
-
 	int i, st;
 
 	printf("{\"queue\":");
@@ -122,9 +117,8 @@ json(const char *queue, const char *path, const struct spool_stats *s,
 		printf("%s\"%s\":%llu", i ? "," : "", buckets[i], s->ages[i]);
 	printf("},\"remote\":%s,\"wait\":\"%s\",\"poll_ms\":%lld,"
 	    "\"liveness\":\"%s\",\"skew\":%lld}\n",
-	    remote ? "true" : "false", remote ? "poll" : "inotify", cfg->poll,
-	    remote && cfg->locks != SPOOL_LOCKS_SHARED ? "lease" : "lock",
-	    spool_skew(sp));
+	    s->remote ? "true" : "false", s->remote ? "poll" : "inotify",
+	    spool_config(sp)->poll, s->leaseonly ? "lease" : "lock", s->skew);
 }
 
 /* The metrics of --prom, in the order written; all of them gauges. */

@@ -17,7 +17,7 @@
  * Q_RECOVER_MS, busy or idle), when the worker also checks that its queue
  * is still there.
  *
- * Each CMD runs in a process group of its own (job.c), which -t, a lost
+ * Each CMD runs in a process group of its own (spawn.c), which -t, a lost
  * lease and a second signal kill whole; a watchdog kills the groups of
  * running jobs if the worker dies, even by SIGKILL.
  */

@@ -1,5 +1,6 @@
 /*
- * work.h - what the worker loop (work.c) and its jobs (job.c) share.
+ * work.h - what the worker loop (work.c), its jobs (job.c) and their
+ * spawning (spawn.c) share.
  */
 #ifndef Q_WORK_H
 #define Q_WORK_H
@@ -97,6 +98,8 @@ void	 batch_environment(struct spawner *s, const struct job *j,
 int	 batch_fds(struct spawner *s, const struct job *j);
 void	 batch_end(struct spawner *s);
 int	 spawn_watchdog(struct spawner *s);
+pid_t	 spawn_job(struct spawner *s, const struct job *j, const int *out);
+void	 spawn_tell(struct spawner *s, int slot, pid_t pgid);
 void	 spawn_end(struct spawner *s);
 
 int	 job_start(struct worker *w, struct job *j);

@@ -31,7 +31,7 @@ const long long spool_age_limits[SPOOL_AGE_BUCKETS] = {
 struct statctx {
 	struct spool_stats *s;
 	time_t		 now;
-	long long	 skew;		/* spool_skew() */
+	long long	 skew;		/* for other hosts' clocks */
 };
 
 static int
@@ -73,13 +73,16 @@ count(void *arg, const struct spool_entry *e)
 int
 spool_stats(struct spool *sp, struct spool_stats *out)
 {
-	struct statctx c = { out, spool__now(), spool_skew(sp) };
+	struct statctx c = { out, spool__now(), 0 };
 	struct dirent *de;
 	struct stat sb;
 	DIR *d;
 
 	memset(out, 0, sizeof(*out));
 	out->paused = spool_paused(sp);
+	out->remote = spool_remote(sp);
+	spool__hosts(sp, out->remote, &out->leaseonly, &out->skew);
+	c.skew = out->skew;
 	if (spool_each(sp, ~0U, SPOOL_EACH_STAT | SPOOL_EACH_ONCE, count,
 	    &c) == -1)
 		return -1;

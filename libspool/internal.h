@@ -95,7 +95,7 @@ struct livecheck {
 	struct spool	*sp;
 	int		 dryrun;	/* create and remove nothing */
 	int		 remote;	/* locks prove nothing here */
-	long long	 skew;		/* spool_skew() */
+	long long	 skew;		/* for other hosts' clocks */
 	struct verdict	 v[LIVE_CACHE];
 	int		 n;
 };
@@ -250,6 +250,8 @@ DIR	*spool__fdopendir(int dfd);
 DIR	*spool__opendir(struct spool *sp, enum spool_state st);
 int	 spool__is_regular(int dfd, const struct dirent *de);
 int	 spool__valid_in(enum spool_state st, const struct spool_name *n);
+void	 spool__hosts(const struct spool *sp, int remote, int *blind,
+	    long long *skew);
 
 /* config.c */
 int	 spool__config_read(struct spool *sp);

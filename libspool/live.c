@@ -54,7 +54,7 @@
  * unless the queue's config says locks = shared (NFSv4 with working
  * locks, and a node name of its own for each host).
  *
- * The file is longer than most (about 530 lines) because the lock, its
+ * The file is longer than most (about 540 lines) because the lock, its
  * heartbeat and the sweeper's verdict are one protocol whose races are
  * argued above; split, the argument would span files.
  */
@@ -286,18 +286,7 @@ spool__check_init(struct livecheck *lc, struct spool *sp, int dryrun)
 	memset(lc, 0, sizeof(*lc));
 	lc->sp = sp;
 	lc->dryrun = dryrun;
-	lc->remote = spool_remote(sp) &&
-	    sp->cfg.locks != SPOOL_LOCKS_SHARED;
-	lc->skew = spool_skew(sp);
-}
-
-/* How far other hosts' clocks may be off: skew, or by the file system. */
-long long
-spool_skew(const struct spool *sp)
-{
-	if (sp->cfg.skew >= 0)
-		return sp->cfg.skew;
-	return spool_remote(sp) ? SPOOL_SKEW_REMOTE : 0;
+	spool__hosts(sp, spool_remote(sp), &lc->remote, &lc->skew);
 }
 
 /* Read a heartbeat; b->mono is 0 when there is none (or a torn one). */

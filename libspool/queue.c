@@ -54,6 +54,21 @@ spool_remote(const struct spool *sp)
 	}
 }
 
+/*
+ * What other hosts mean for judging the claims of the queue, remote if it
+ * is on a remote file system (spool_remote()): *blind if a free liveness
+ * lock proves nothing (remote, unless locks = shared), and the seconds *skew allowed for their clocks (skew, or when
+ * it is auto, SPOOL_SKEW_REMOTE on a remote file system and 0 locally).
+ */
+void
+spool__hosts(const struct spool *sp, int remote, int *blind,
+    long long *skew)
+{
+	*blind = remote && sp->cfg.locks != SPOOL_LOCKS_SHARED;
+	*skew = sp->cfg.skew >= 0 ? sp->cfg.skew :
+	    remote ? SPOOL_SKEW_REMOTE : 0;
+}
+
 static int
 fsync_path(const char *path)
 {

@@ -269,14 +269,6 @@ int	 spool_set_host(struct spool *sp, const char *name);
 int	 spool_remote(const struct spool *sp);
 
 /*
- * The seconds a lease is given for the clocks of other hosts before a
- * sweep or a claimant treats it as expired, or as forged when it is more
- * than SPOOL_LEASE_MAX ahead: skew of the config, or when that is auto,
- * SPOOL_SKEW_REMOTE on a remote file system and 0 on a local one.
- */
-long long spool_skew(const struct spool *sp);
-
-/*
  * Putting messages.
  */
 
@@ -687,13 +679,20 @@ struct spool_stats {
 	unsigned long long ages[SPOOL_AGE_BUCKETS];	/* ready, by age */
 	int		 paused;
 	unsigned long long skewed;	/* enqueued in the future: clock skew */
+	int		 remote;	/* spool_remote() */
+	int		 leaseonly;	/* claims by lease alone: a free
+					   liveness lock proves nothing here */
+	long long	 skew;		/* seconds allowed for other hosts'
+					   clocks (config skew, resolved) */
 };
 
 /*
  * Count messages and bytes per state, delayed and expired ones, foreign
  * files, and the ages of ready messages (an age is never negative: a
  * message whose ID time is ahead of this host's clock counts as 0 seconds
- * old, and in skewed).  Returns 0, or -1 with errno.
+ * old, and in skewed), and how claims are judged there: by lease alone
+ * on a remote file system unless locks = shared, with skew seconds given
+ * to each lease (q(5)).  Returns 0, or -1 with errno.
  */
 int	 spool_stats(struct spool *sp, struct spool_stats *out);
 

@@ -61,7 +61,8 @@ report(struct sweep *w, enum spool_event ev, enum spool_state st,
 /*
  * Is the claim n one name of a message that a mover of the link + unlink
  * fallback left under two (mend.c)?  Then its move is finished instead:
- * 1 if n was its source and is gone, 0 if n stays, -1.
+ * 1 if n was its source and is gone, 0 if n stays, 2 if its worker moved
+ * it meanwhile, -1.
  */
 static int
 mend(struct sweep *w, const struct spool_name *n)
@@ -73,7 +74,7 @@ mend(struct sweep *w, const struct spool_name *n)
 
 	if (fstatat(w->sp->dfd[SPOOL_CUR], n->name, &sb,
 	    AT_SYMLINK_NOFOLLOW) == -1)
-		return errno == ENOENT ? 1 : -1;
+		return errno == ENOENT ? 2 : -1;
 	if (sb.st_nlink < 2)
 		return 0;
 	return spool__mend(w->sp, SPOOL_CUR, n, &sb, all, &mended);
@@ -99,6 +100,8 @@ expire(struct sweep *w, const struct spool_name *n, enum spool_event why)
 	switch (w->flags & SPOOL_SWEEP_DRYRUN ? 0 : mend(w, n)) {
 	case 1:		/* the end of a move left half done */
 		report(w, SPOOL_EV_MENDED, SPOOL_CUR, n->name, 0);
+		return;
+	case 2:		/* its worker was quicker */
 		return;
 	case -1:
 		report(w, SPOOL_EV_ERROR, SPOOL_CUR, n->name, errno);
