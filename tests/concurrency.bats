@@ -276,6 +276,7 @@ taker() {
 }
 
 @test "stress: takers with late tokens, heartbeats, a sweeper, retry, replay and config writers at once" {
+	local pids=()
 	export R="$BATS_TEST_TMPDIR/s"
 	mkdir -p "$R"
 	seq 300 | q put -l jobs >/dev/null
@@ -284,9 +285,11 @@ taker() {
 	for k in 1 2 3 4 5 6; do
 		taker >"$R/taker.$k" &
 		track $!
+		pids+=($!)
 	done
 	( while [ ! -e "$R/stop" ]; do q sweep jobs >/dev/null; sleep 0.2; done ) &
 	track $!
+	pids+=($!)
 	( while [ ! -e "$R/stop" ]; do
 		q retry jobs -a
 		q replay -s 2s jobs
@@ -295,9 +298,11 @@ taker() {
 		sleep 0.3
 	done ) 2>"$R/operator.err" &
 	track $!
+	pids+=($!)
 	sleep 20
 	touch "$R/stop"
-	wait
+	# these only: with BATS_TEST_TIMEOUT bats has a timer child too
+	wait "${pids[@]}"
 	# the rest: leases run out, a sweep, then a worker drains it all
 	sleep 2.2
 	q sweep jobs >/dev/null

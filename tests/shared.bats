@@ -63,6 +63,20 @@ cur_is() { [ "$(n_in cur)" -eq "$1" ]; }
 	assert_line "  file system: remote; arrivals by a look every 200ms, claims by lock and lease, clock skew 30s"
 }
 
+@test "shared: a wait there looks at new/ again every poll of the config" {
+	require_strace
+	on hostA put -m x "$A/jobs" >/dev/null
+	on hostA take "$A/jobs" >/dev/null
+	on hostA config "$A/jobs" poll 250ms
+	run strace -f -qq -o "$BATS_TEST_TMPDIR/trace" -e trace=clock_nanosleep \
+		-E ASAN_OPTIONS=detect_leaks=0 env Q_HOST=hostB q take -w 1 "$B/jobs"
+	[ "$status" -eq 75 ]
+	# every sleep is a poll long, or the rest of the second
+	grep -c 'tv_nsec=250000000}' "$BATS_TEST_TMPDIR/trace" >"$BATS_TEST_TMPDIR/n"
+	[ "$(cat "$BATS_TEST_TMPDIR/n")" -ge 3 ]
+	! grep -q 'tv_sec=1,' "$BATS_TEST_TMPDIR/trace"
+}
+
 @test "shared: a waiting worker on one host works what another host puts (it polls)" {
 	local ids
 	on hostA put -m m0 "$A/jobs" >"$BATS_TEST_TMPDIR/ids"
@@ -84,7 +98,7 @@ cur_is() { [ "$(n_in cur)" -eq "$1" ]; }
 }
 
 @test "shared: two workers on each of two hosts, 200 messages through link and unlink: each worked once" {
-	local i
+	local i pids=()
 	for ((i = 1; i <= 200; i++)); do echo "m$i"; done |
 		on hostA put -l "$A/jobs" >/dev/null
 	for h in A B; do
@@ -96,9 +110,11 @@ cur_is() { [ "$(n_in cur)" -eq "$1" ]; }
 			    "$BATS_TEST_TMPDIR/ran.$h$j" \
 			    2>>"$BATS_TEST_TMPDIR/work.err" &
 			track $!
+			pids+=($!)
 		done
 	done
-	wait
+	# the workers only: with BATS_TEST_TIMEOUT bats has a timer child too
+	wait "${pids[@]}"
 	cat "$BATS_TEST_TMPDIR"/ran.* >"$BATS_TEST_TMPDIR/ran"
 	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/ran")" 200
 	assert_equal "$(sort -u "$BATS_TEST_TMPDIR/ran" | wc -l)" 200
