@@ -31,7 +31,7 @@ LIBOBJ = libspool/name.o libspool/io.o libspool/queue.o libspool/put.o \
 	libspool/keys.o libspool/keyed.o libspool/topic.o libspool/live.o libspool/find.o \
 	libspool/each.o libspool/arrive.o libspool/cand.o \
 	libspool/config.o libspool/why.o libspool/sort.o libspool/drop.o \
-	libspool/subs.o libspool/mend.o
+	libspool/subs.o libspool/mend.o libspool/beat.o
 LIBPIC = $(LIBOBJ:.o=.pic.o)
 
 CMDOBJ = cmd/q.o cmd/util.o cmd/put.o cmd/take.o cmd/cat.o cmd/ack.o \

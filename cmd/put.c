@@ -16,6 +16,10 @@
  * group is committed the signals are held off: it completes and its IDs
  * are printed first.  After the last group they stay held, and q put exits
  * as usual.
+ *
+ * At about 550 lines the file is longer than most: the group, its reader
+ * and the signals are one mechanism (a signal must find the group it
+ * removes), and put's options, with what may go with what, take a third.
  */
 #include <sys/stat.h>
 
@@ -365,7 +369,8 @@ commit(struct spool_batch *b, const char *queue, const char *key, int last)
 	for (i = 0; (sub = spool_batch_suberror(b, i, &e)) != NULL; i++) {
 		why = spool_why(e);
 		status = q_first_failure(status, q_report(why, e, NULL,
-		    why == SPOOL_WHY_NOTQUEUE ? ", skipped" : NULL,
+		    why == SPOOL_WHY_NOTQUEUE || why == SPOOL_WHY_UNMADE ?
+		    ", skipped" : NULL,
 		    "%s: subs/%s", q_vis(queue), q_vis(sub)));
 	}
 	for (i = 0; i < spool_batch_count(b); i++)

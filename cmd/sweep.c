@@ -23,48 +23,52 @@ struct ctx {
 	int		 status;
 };
 
+/* What was done to a file, and what would be with -n, by event. */
+static const char *const said[][2] = {
+	[SPOOL_EV_EXPIRED] = { "lease expired, returned to new/",
+	    "lease expired, would return to new/" },
+	[SPOOL_EV_DEAD] = { "worker gone, returned to new/",
+	    "worker gone, would return to new/" },
+	[SPOOL_EV_EXHAUSTED] = { "out of attempts, moved to failed/",
+	    "out of attempts, would move to failed/" },
+	[SPOOL_EV_TMP] = { "stale, removed", "stale, would remove" },
+	[SPOOL_EV_WRITER] = { "writer gone, removed",
+	    "writer gone, would remove" },
+	[SPOOL_EV_PURGED] = { "past retention, removed",
+	    "past retention, would remove" },
+	[SPOOL_EV_MENDED] = { "half-moved, the move finished",
+	    "half-moved, the move finished" },
+	[SPOOL_EV_FOREIGN] = { "foreign file, left alone",
+	    "foreign file, left alone" },
+};
+
+/* Claim name (vname, made visible) is of a machine that uses our name. */
+static void
+twin(const char *queue, const char *vname, const char *name)
+{
+	struct spool_name n;
+
+	if (spool_name_parse(name, &n) == -1)
+		return;
+	printf("%s: cur/%s: worker %ld@%s runs on another machine with this "
+	    "node name, left to its lease\n", queue, vname, (long)n.wpid,
+	    n.whost);
+}
+
 static void
 report(void *arg, enum spool_event ev, enum spool_state st, const char *name,
     int errnum)
 {
 	struct ctx *c = arg;
 	char vname[4 * SPOOL_NAME_MAX + 1];
-	const char *what = NULL;
 
 	q_strnvis(vname, sizeof(vname), name, VIS_WHITE | VIS_CSTYLE |
 	    VIS_GLOB);
 	switch (ev) {
-	case SPOOL_EV_EXPIRED:
-		what = c->o.dryrun ? "lease expired, would return to new/" :
-		    "lease expired, returned to new/";
-		break;
-	case SPOOL_EV_DEAD:
-		what = c->o.dryrun ? "worker gone, would return to new/" :
-		    "worker gone, returned to new/";
-		break;
-	case SPOOL_EV_EXHAUSTED:
-		what = c->o.dryrun ? "out of attempts, would move to failed/" :
-		    "out of attempts, moved to failed/";
-		break;
-	case SPOOL_EV_TMP:
-		what = c->o.dryrun ? "stale, would remove" : "stale, removed";
-		break;
-	case SPOOL_EV_WRITER:
-		what = c->o.dryrun ? "writer gone, would remove" :
-		    "writer gone, removed";
-		break;
-	case SPOOL_EV_PURGED:
-		what = c->o.dryrun ? "past retention, would remove" :
-		    "past retention, removed";
-		break;
-	case SPOOL_EV_MENDED:
-		what = "half-moved, the move finished";
-		break;
 	case SPOOL_EV_FOREIGN:
 		/* there at every sweep: said when asked, not every hour */
 		if (!c->o.verbose && !c->o.dryrun)
 			return;
-		what = "foreign file, left alone";
 		break;
 	case SPOOL_EV_KEY:
 		printf("%s: %s: past the dedup window, %s\n", c->queue, name,
@@ -75,6 +79,9 @@ report(void *arg, enum spool_event ev, enum spool_state st, const char *name,
 		    c->o.dryrun ? "would complete the delivery" :
 		    "delivery completed");
 		return;
+	case SPOOL_EV_TWIN:
+		twin(c->queue, vname, name);
+		return;
 	case SPOOL_EV_ERROR:
 		if (strncmp(name, "keys/", 5) == 0 ||
 		    strncmp(name, "fan/", 4) == 0)
@@ -84,8 +91,13 @@ report(void *arg, enum spool_event ev, enum spool_state st, const char *name,
 			    spool_state_name(st), vname);
 		c->status = q_first_failure(c->status, q_status(errnum));
 		return;
+	default:
+		break;
 	}
-	printf("%s: %s/%s: %s\n", c->queue, spool_state_name(st), vname, what);
+	if ((size_t)ev >= sizeof(said) / sizeof(said[0]) || said[ev][0] == NULL)
+		return;
+	printf("%s: %s/%s: %s\n", c->queue, spool_state_name(st), vname,
+	    said[ev][c->o.dryrun != 0]);
 }
 
 static int

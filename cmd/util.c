@@ -99,6 +99,7 @@ static const struct {
 } reasons[] = {
 	{ SPOOL_WHY_NOQUEUE, Q_NOINPUT, "no such queue" },
 	{ SPOOL_WHY_NOTQUEUE, Q_NOINPUT, "not a queue" },
+	{ SPOOL_WHY_UNMADE, Q_NOINPUT, "not a queue" },
 	{ SPOOL_WHY_SPLIT, Q_IOERR, "state directories on another file system" },
 	{ SPOOL_WHY_CONFIG, Q_DATAERR, "malformed config" },
 	{ SPOOL_WHY_KEY, Q_DATAERR, "unknown key" },

@@ -8,18 +8,22 @@
  * a heartbeat there, so a sweeper whose clock jumped ahead does not take
  * claims the worker is renewing (q(5)).  CMD runs once per message with
  * an open of the message file of its own on stdin (nothing of the lock),
- * at most -j at a time.  The loop sleeps in poll() on a signalfd (SIGCHLD,
- * SIGTERM, SIGINT, SIGHUP), with -f on inotify of new/, and with --tag on
- * the pipes of the jobs' output (tag.c); its timeout is the nearest of: a
- * lease to renew (a third of the lease after the last renewal), a CMD to
- * kill (-t, or a lost lease), the earliest delayed message, and the next
- * look at cur/ for the claims of dead workers and expired leases (every
- * Q_RECOVER_MS, busy or idle), when the worker also checks that its queue
- * is still there.
+ * at most -j at a time.  The loop sleeps in poll() on a signalfd
+ * (SIGCHLD, SIGTERM, SIGINT, SIGHUP), with -f on the queue's arrivals
+ * (spool_watch(): inotify, or a timer where it cannot hear them), and
+ * with --tag on the pipes of the jobs' output (tag.c); its timeout is the
+ * nearest of: a lease to renew (a third of the lease after the last
+ * renewal), a CMD to kill (-t, or a lost lease), the earliest delayed
+ * message, and the next look at cur/ for the claims of dead workers and
+ * expired leases (every Q_RECOVER_MS, busy or idle), when the worker also
+ * checks that its queue is still there.
  *
  * Each CMD runs in a process group of its own (spawn.c), which -t, a lost
  * lease and a second signal kill whole; a watchdog kills the groups of
  * running jobs if the worker dies, even by SIGKILL.
+ *
+ * About 550 lines: the loop and its steps, the signals, and the options
+ * of q work (a third of the file); a job's life is in job.c.
  */
 #define _GNU_SOURCE
 #include <sys/signalfd.h>
@@ -49,9 +53,16 @@ sweepreport(void *arg, enum spool_event ev, enum spool_state st,
     const char *name, int errnum)
 {
 	struct worker *w = arg;
+	struct spool_name n;
 
 	(void)st;
-	if (ev == SPOOL_EV_ERROR)
+	if (ev == SPOOL_EV_TWIN && !w->twinned &&
+	    spool_name_parse(name, &n) == 0) {
+		w->twinned = 1;	/* once: it is so at every sweep */
+		warnx("%s: node name %s is also used by another machine (its "
+		    "claim %s); give each host its own (Q_HOST)", w->queue,
+		    n.whost, name);
+	} else if (ev == SPOOL_EV_ERROR)
 		warnc(errnum, "%s: sweep: %s", w->queue, name);
 	else if (ev == SPOOL_EV_EXPIRED || ev == SPOOL_EV_DEAD ||
 	    ev == SPOOL_EV_EXHAUSTED)	/* a lost lease: kept under -q */
@@ -438,13 +449,15 @@ options(struct worker *w, int argc, char *argv[])
 
 /*
  * -f on a queue that is not there yet (a unit started before the first
- * put): look for it every second until it appears.  Returns what q_open
- * does, or -1 when a stop signal came first.
+ * put), or not yet one (an empty directory, a mount point say, which the
+ * first put makes a queue): look for it every second until it appears.
+ * Returns what q_open does, or -1 when a stop signal came first.
  */
 static int
 appear(struct worker *w)
 {
 	struct timespec tick = { 1, 0 };
+	enum spool_why why;
 	sigset_t mask, old;
 	char *path;
 	int status = -1, said = 0;
@@ -457,13 +470,15 @@ appear(struct worker *w)
 	(void)sigaddset(&mask, SIGHUP);
 	(void)sigprocmask(SIG_BLOCK, &mask, &old);
 	while ((w->sp = q_spool_open(path, 0)) == NULL) {
-		if (spool_why(errno) != SPOOL_WHY_NOQUEUE) {
+		why = spool_why(errno);
+		if (why != SPOOL_WHY_NOQUEUE && why != SPOOL_WHY_UNMADE) {
 			status = q_open(w->queue, 0, &w->sp);
 			break;
 		}
 		if (!said++ && !w->quiet)
-			warnx("%s: no such queue yet, waiting for it",
-			    q_vis(w->queue));
+			warnx("%s: %s, waiting for it", q_vis(w->queue),
+			    why == SPOOL_WHY_NOQUEUE ? "no such queue yet" :
+			    "not a queue yet");
 		if (sigtimedwait(&mask, NULL, &tick) > 0)
 			break;
 	}

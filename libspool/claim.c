@@ -132,6 +132,26 @@ settle(struct spool *sp, const char *name, const struct spool_claimopt *opt,
 }
 
 /*
+ * Make name n a claim's: one more attempt, a lease, no delay, and the
+ * worker's PID and node name if it gave one.  The lease's time is set
+ * by the caller, right before the move.
+ */
+static void
+claimant(const struct spool *sp, const struct spool_claimopt *opt,
+    struct spool_name *n)
+{
+	if (n->attempts < INT_MAX)
+		n->attempts++;
+	n->attrs |= SPOOL_ATTR_ATTEMPTS | SPOOL_ATTR_LEASE;
+	n->attrs &= ~SPOOL_ATTR_DUE;
+	if (opt->wpid > 0) {
+		n->attrs |= SPOOL_ATTR_WORKER;
+		n->wpid = opt->wpid;
+		memcpy(n->whost, sp->host, sizeof(n->whost));
+	}
+}
+
+/*
  * Try to claim new/name.  Returns 1 (ours), 0 (somebody else claimed it),
  * 2 (not claimable: not a regular file), 3 (the queue was paused), -1.
  * The lease counts from the moment the claim is made: its time is taken
@@ -148,15 +168,7 @@ take(struct spool *sp, const char *name, const struct spool_claimopt *opt,
 
 	if (spool_name_parse(name, &n) == -1)
 		return 0;
-	if (n.attempts < INT_MAX)
-		n.attempts++;
-	n.attrs |= SPOOL_ATTR_ATTEMPTS | SPOOL_ATTR_LEASE;
-	n.attrs &= ~SPOOL_ATTR_DUE;
-	if (opt->wpid > 0) {
-		n.attrs |= SPOOL_ATTR_WORKER;
-		n.wpid = opt->wpid;
-		memcpy(n.whost, sp->host, sizeof(n.whost));
-	}
+	claimant(sp, opt, &n);
 	if (opt->flags & SPOOL_CLAIM_OPEN) {
 		fd = openat(sp->dfd[SPOOL_NEW], name, O_RDONLY | O_NOFOLLOW |
 		    O_NONBLOCK | O_CLOEXEC);

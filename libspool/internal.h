@@ -74,17 +74,24 @@ struct spool {
 };
 
 /* A worker's last heartbeat, read from its lock file (live.c). */
+#define SPOOL_BOOT_LEN	36	/* a boot ID: a UUID */
+#define SPOOL_MACHINE_LEN 32	/* a machine ID: 32 hex digits */
+
 struct spool_beat {
 	time_t		 wall;		/* its wall clock */
 	long long	 mono;		/* CLOCK_MONOTONIC ms; 0: none */
 	long long	 lease;		/* its lease, seconds */
+	char		 boot[SPOOL_BOOT_LEN + 1];	/* its boot ID, or "" */
+	char		 machine[SPOOL_MACHINE_LEN + 1]; /* its machine ID */
 };
 
 #define LIVE_CACHE	32	/* processes judged once per sweep */
+#define LIVE_DEAD	1	/* spool__claim_live: its worker is gone */
+#define LIVE_TWIN	2	/* alive, on another machine of our name */
 
 struct verdict {
 	pid_t		 pid;
-	int		 alive;
+	int		 alive;		/* 0, 1, or LIVE_TWIN */
 	int		 fd;		/* dead: its lock, held */
 	dev_t		 dev;
 	ino_t		 ino;
@@ -192,17 +199,24 @@ const char *spool__cand_next(struct spool *sp, char *buf, int *urgent);
 void	 spool__cand_spread(struct spool *sp);
 void	 spool__arrived(struct spool *sp, const char *name, time_t now);
 
-/* live.c */
+/* beat.c: the heartbeat in a liveness lock file. */
 long long spool__mono_ms(void);
+const char *spool__boot(void);
+const char *spool__machine(void);
+void	 spool__beat(struct spool *sp, long long lease, long long mono);
+void	 spool__readbeat(int fd, struct spool_beat *b);
+int	 spool__twin(long long skew, const struct spool_beat *b);
+int	 spool__renewing(const struct spool_beat *b);
+
+/* live.c */
 int	 spool__live(struct spool *sp);
 int	 spool__live_share(struct spool *sp);
-void	 spool__beat(struct spool *sp, long long lease, long long mono);
 void	 spool__live_close(struct spool *sp);
 void	 spool__check_init(struct livecheck *lc, struct spool *sp,
 	    int dryrun);
 int	 spool__alive(struct livecheck *lc, pid_t pid, struct spool_beat *b);
 int	 spool__claim_live(struct livecheck *lc, const struct spool_name *n,
-	    time_t now, int *dead);
+	    time_t now, int *how);
 int	 spool__tmp_live(struct livecheck *lc, const struct spool_name *n);
 int	 spool__sweep_live(struct livecheck *lc);
 void	 spool__check_done(struct livecheck *lc);

@@ -153,6 +153,23 @@ spool__key_install(struct spool *sp, const struct spool_name *tmp,
 }
 
 /*
+ * A lock file left without a record (lockname, of record hash): remove it
+ * if nobody holds it and the record is still gone once it is held.
+ */
+static void
+orphanlock(struct spool *sp, const char *hash, const char *lockname)
+{
+	int fd;
+
+	if (faccessat(sp->kfd, hash, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    (fd = lockkey(sp, hash, LOCK_EX | LOCK_NB)) == -1)
+		return;
+	if (faccessat(sp->kfd, hash, F_OK, AT_SYMLINK_NOFOLLOW) == -1)
+		(void)unlinkat(sp->kfd, lockname, 0);
+	(void)close(fd);
+}
+
+/*
  * Sweep keys/: forget records past the dedup window, and remove lock files
  * nobody holds whose record is gone.  Calls report for each.
  */
@@ -179,15 +196,8 @@ spool__sweep_keys(struct spool *sp, int dryrun, time_t now,
 		memcpy(hash, de->d_name, len);
 		hash[len] = '\0';
 		if (de->d_name[len] == '.') {
-			/* a lock left without a record: remove it if free */
-			if (dryrun || faccessat(sp->kfd, hash, F_OK,
-			    AT_SYMLINK_NOFOLLOW) == 0 ||
-			    (fd = lockkey(sp, hash, LOCK_EX | LOCK_NB)) == -1)
-				continue;
-			if (faccessat(sp->kfd, hash, F_OK,
-			    AT_SYMLINK_NOFOLLOW) == -1)
-				(void)unlinkat(sp->kfd, de->d_name, 0);
-			(void)close(fd);
+			if (!dryrun)
+				orphanlock(sp, hash, de->d_name);
 			continue;
 		}
 		if (fstatat(sp->kfd, hash, &st, AT_SYMLINK_NOFOLLOW) == -1 ||

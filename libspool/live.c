@@ -47,20 +47,24 @@
  *   nothing, and a claim the worker stopped renewing (a failed touch) is
  *   returned once its lease is older than the beat.  A heartbeat older
  *   than the lease plus BEAT_SLACK means a hung worker: its claims expire
- *   by the lease, as if it had no lock.
+ *   by the lease, as if it had no lock.  The heartbeat is beat.c's.
+ *
+ * - Another machine with our node name shares our file names but neither
+ *   our locks nor our clocks.  Its heartbeat carries another boot ID: a
+ *   free lock whose last beat is such and still fresh proves nothing, and
+ *   the claims wait for their lease (LIVE_TWIN; q(5)).
  *
  * Where locks do not cross hosts or mounts (NFS, FUSE: spool_remote()) a
  * free lock proves nothing, and sweepers ignore liveness altogether,
  * unless the queue's config says locks = shared (NFSv4 with working
  * locks, and a node name of its own for each host).
  *
- * The file is longer than most (about 540 lines) because the lock, its
+ * The file is one of the longer ones (about 500 lines) because the lock, its
  * heartbeat and the sweeper's verdict are one protocol whose races are
  * argued above; split, the argument would span files.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -76,22 +80,6 @@
 #include "banned.h"
 
 #define LIVE_TRIES	16
-#define BEAT_LEN	53	/* "%020lld %020lld %010lld\n" */
-#define BEAT_SLACK	2	/* seconds a heartbeat may be late */
-
-/*
- * CLOCK_MONOTONIC straight from the kernel: a preloaded library that fakes
- * the time of day (faketime) fakes the libc call, never this.
- */
-long long
-spool__mono_ms(void)
-{
-	struct timespec ts;
-
-	if (syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) == -1)
-		(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 lockname(const struct spool *sp, pid_t pid, char *buf, size_t len)
@@ -242,22 +230,6 @@ spool__live_share(struct spool *sp)
 }
 
 void
-spool__beat(struct spool *sp, long long lease, long long mono)
-{
-	char buf[64];
-	long long now = mono != 0 ? mono : spool__mono_ms();
-	int n;
-
-	if (sp->lockfd == -1 || !sp->lockrw || sp->lockpid != spool__pid() ||
-	    (sp->beatms != 0 && now - sp->beatms < 1000))
-		return;
-	n = snprintf(buf, sizeof(buf), "%020lld %020lld %010lld\n",
-	    (long long)spool__now(), now, lease);
-	if (pwrite(sp->lockfd, buf, (size_t)n, 0) == n)
-		sp->beatms = now;
-}
-
-void
 spool__live_close(struct spool *sp)
 {
 	char name[32 + SPOOL_HOST_MAX];
@@ -289,37 +261,20 @@ spool__check_init(struct livecheck *lc, struct spool *sp, int dryrun)
 	spool__hosts(sp, spool_remote(sp), &lc->remote, &lc->skew);
 }
 
-/* Read a heartbeat; b->mono is 0 when there is none (or a torn one). */
-static void
-readbeat(int fd, struct spool_beat *b)
+/* Read the beat in lock file fd: LIVE_TWIN if of another machine, or 1. */
+static int
+heard(const struct livecheck *lc, int fd, struct verdict *v)
 {
-	char x[BEAT_LEN + 1], y[BEAT_LEN + 1];
-	const char *errstr;
-	long long v[3];
-	int i;
-
-	memset(b, 0, sizeof(*b));
-	if (pread(fd, x, BEAT_LEN, 0) != BEAT_LEN ||
-	    pread(fd, y, BEAT_LEN, 0) != BEAT_LEN ||
-	    memcmp(x, y, BEAT_LEN) != 0 || x[20] != ' ' || x[41] != ' ' ||
-	    x[52] != '\n')
-		return;
-	x[20] = x[41] = x[52] = '\0';
-	for (i = 0; i < 3; i++) {
-		v[i] = strtonum(x + 21 * i, 0, LLONG_MAX, &errstr);
-		if (errstr != NULL)
-			return;
-	}
-	b->wall = (time_t)v[0];
-	b->mono = v[1];
-	b->lease = v[2];
+	spool__readbeat(fd, &v->beat);
+	return spool__twin(lc->skew, &v->beat) ? LIVE_TWIN : 1;
 }
 
 /*
  * Judge the process pid of this host.  Returns 1 (alive: *b its heartbeat,
- * if any) or 0 (dead: its lock is held until spool__check_done()).  When
- * in doubt (a file that cannot be opened or locked), alive: its claims
- * then wait for their lease, which is always safe.
+ * if any), LIVE_TWIN (alive on another machine of our node name: twin())
+ * or 0 (dead: its lock is held until spool__check_done()).  When in doubt
+ * (a file that cannot be opened or locked), alive: its claims then wait
+ * for their lease, which is always safe.
  */
 static int
 judge(struct livecheck *lc, pid_t pid, struct verdict *v)
@@ -336,8 +291,9 @@ judge(struct livecheck *lc, pid_t pid, struct verdict *v)
 	/* a new worker with a dead one's PID, before its first claim */
 	if (pid == spool__pid() && sp->lockfd != -1 && sp->lockpid == pid &&
 	    sp->lockexcl) {
-		v->alive = 0;
-		return 0;
+		/* the beat in it is not ours yet */
+		v->alive = heard(lc, sp->lockfd, v) == LIVE_TWIN ? LIVE_TWIN : 0;
+		return v->alive;
 	}
 	if (livedir(sp, !lc->dryrun) == -1) {
 		v->alive = errno != ENOENT;
@@ -359,11 +315,14 @@ judge(struct livecheck *lc, pid_t pid, struct verdict *v)
 			(void)fchmod(fd, sp->fmode);
 		if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 			if (errno == EWOULDBLOCK)
-				readbeat(fd, &v->beat);
+				v->alive = heard(lc, fd, v);
 			break;
 		}
 		switch (same(sp, name, sb.st_dev, sb.st_ino)) {
 		case 1:
+			/* free: dead, unless another machine holds it */
+			if ((v->alive = heard(lc, fd, v)) == LIVE_TWIN)
+				goto out;
 			v->fd = fd;
 			v->dev = sb.st_dev;
 			v->ino = sb.st_ino;
@@ -375,9 +334,10 @@ judge(struct livecheck *lc, pid_t pid, struct verdict *v)
 		}
 		(void)close(fd);
 	}
+out:
 	if (i < LIVE_TRIES)
 		(void)close(fd);
-	return 1;
+	return v->alive;
 }
 
 int
@@ -407,28 +367,33 @@ spool__alive(struct livecheck *lc, pid_t pid, struct spool_beat *b)
 /*
  * Is the claim n of a worker of this host held by a live worker that is
  * still renewing it?  Returns 1 (keep it), 0 (return it: dead worker,
- * *dead set, or lease expired).  Claims without w=, of other hosts, or on
- * a remote file system (unless locks = shared): by the lease alone, which
- * is given the skew allowed for the clocks of other hosts on both ends.
+ * *how LIVE_DEAD, or lease expired).  Claims without w=, of other hosts,
+ * of another machine of our node name (*how LIVE_TWIN), or on a remote
+ * file system (unless locks = shared): by the lease alone, which is given
+ * the skew allowed for the clocks of other hosts on both ends.
  */
 int
 spool__claim_live(struct livecheck *lc, const struct spool_name *n,
-    time_t now, int *dead)
+    time_t now, int *how)
 {
 	struct spool_beat b;
 	time_t ref = now;
 
-	*dead = 0;
+	*how = 0;
 	if ((n->attrs & SPOOL_ATTR_WORKER) && !lc->remote &&
 	    strcmp(n->whost, lc->sp->host) == 0) {
-		if (!spool__alive(lc, n->wpid, &b)) {
-			*dead = 1;
+		switch (spool__alive(lc, n->wpid, &b)) {
+		case 0:
+			*how = LIVE_DEAD;
 			return 0;
+		case LIVE_TWIN:	/* its monotonic clock is not ours */
+			*how = LIVE_TWIN;
+			break;
+		default:
+				/* renewing: its leases by its clock at its last beat */
+			if (spool__renewing(&b))
+				ref = b.wall;
 		}
-		/* renewing: its leases by its own clock at its last beat */
-		if (b.mono != 0 && spool__mono_ms() <= b.mono +
-		    (b.lease + BEAT_SLACK) * 1000)
-			ref = b.wall;
 	}
 	return n->lease + lc->skew >= ref &&
 	    n->lease <= ref + SPOOL_LEASE_MAX + lc->skew;
@@ -462,7 +427,7 @@ spool__tmp_live(struct livecheck *lc, const struct spool_name *n)
 
 	if (lc->remote || !writer(lc->sp, n, &pid))
 		return -1;
-	return spool__alive(lc, pid, &b);
+	return spool__alive(lc, pid, &b) != 0;
 }
 
 /* Remove the lock files of the dead of this host that nobody judged. */

@@ -30,6 +30,38 @@
 
 enum op { ACK, FAIL, RELEASE, RELEASE_AT, TOUCH };
 
+/*
+ * Where claim cur goes by op: its name in *dst, its state returned.
+ */
+static enum spool_state
+target(const struct spool_name *cur, enum op op, long long arg,
+    struct spool_name *dst)
+{
+	time_t now;
+
+	*dst = *cur;
+	switch (op) {
+	case ACK:
+	case FAIL:
+		dst->attrs &= ~(SPOOL_ATTR_DUE | SPOOL_ATTR_LEASE |
+		    SPOOL_ATTR_WORKER);
+		return op == ACK ? SPOOL_DONE : SPOOL_FAILED;
+	case RELEASE:
+	case RELEASE_AT:
+		dst->attrs &= ~(SPOOL_ATTR_DUE | SPOOL_ATTR_LEASE |
+		    SPOOL_ATTR_WORKER);
+		now = spool__now();
+		dst->due = op == RELEASE_AT ? (time_t)arg : now + (time_t)arg;
+		if (dst->due > now)
+			dst->attrs |= SPOOL_ATTR_DUE;
+		return SPOOL_NEW;
+	case TOUCH:
+		dst->lease = spool__now() + (time_t)arg;
+		break;
+	}
+	return SPOOL_CUR;
+}
+
 static int
 transition(struct spool *sp, const char *ref, enum op op, long long arg,
     char *newname)
@@ -38,7 +70,6 @@ transition(struct spool *sp, const char *ref, enum op op, long long arg,
 	enum spool_state st, to;
 	int tries, res;
 	nlink_t links;
-	time_t now;
 
 	if (spool__parse_ref(sp, ref, &r) == -1)
 		return -1;
@@ -49,30 +80,7 @@ transition(struct spool *sp, const char *ref, enum op op, long long arg,
 			return -1;
 		if (res == 0)
 			break;
-		dst = cur;
-		to = SPOOL_NEW;
-		switch (op) {
-		case ACK:
-		case FAIL:
-			to = op == ACK ? SPOOL_DONE : SPOOL_FAILED;
-			dst.attrs &= ~(SPOOL_ATTR_DUE | SPOOL_ATTR_LEASE |
-			    SPOOL_ATTR_WORKER);
-			break;
-		case RELEASE:
-		case RELEASE_AT:
-			dst.attrs &= ~(SPOOL_ATTR_DUE | SPOOL_ATTR_LEASE |
-			    SPOOL_ATTR_WORKER);
-			now = spool__now();
-			dst.due = op == RELEASE_AT ? (time_t)arg :
-			    now + (time_t)arg;
-			if (dst.due > now)
-				dst.attrs |= SPOOL_ATTR_DUE;
-			break;
-		case TOUCH:
-			to = SPOOL_CUR;
-			dst.lease = spool__now() + (time_t)arg;
-			break;
-		}
+		to = target(&cur, op, arg, &dst);
 		if (spool_name_format(&dst) == -1)
 			return -1;
 		if (op == ACK && sp->cfg.keep_done == 0)

@@ -57,8 +57,9 @@ spool_remote(const struct spool *sp)
 /*
  * What other hosts mean for judging the claims of the queue, remote if it
  * is on a remote file system (spool_remote()): *blind if a free liveness
- * lock proves nothing (remote, unless locks = shared), and the seconds *skew allowed for their clocks (skew, or when
- * it is auto, SPOOL_SKEW_REMOTE on a remote file system and 0 locally).
+ * lock proves nothing (remote, unless locks = shared), and the seconds
+ * *skew allowed for their clocks (skew, or when it is auto,
+ * SPOOL_SKEW_REMOTE on a remote file system and 0 locally).
  */
 void
 spool__hosts(const struct spool *sp, int remote, int *blind,
@@ -231,8 +232,9 @@ opendirs(struct spool *sp, int create, int *made)
 			continue;
 		if (errno != ENOENT)
 			return -1;
-		if (!create)
-			return spool__fail(SPOOL_WHY_NOTQUEUE, ENOENT);
+		if (!create)	/* not yet one, or never to be one? */
+			return spool__fail(adoptable(sp->qfd) == 1 ?
+			    SPOOL_WHY_UNMADE : SPOOL_WHY_NOTQUEUE, ENOENT);
 		/* one missing: may this directory become a queue at all? */
 		if (!looked++ && (ok = adoptable(sp->qfd)) != 1)
 			return ok == -1 ? -1 :

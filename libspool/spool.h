@@ -65,7 +65,9 @@ enum spool_why {
 	SPOOL_WHY_HASCLAIMS,	/* a queue with claims in cur/ (EBUSY) */
 	SPOOL_WHY_HASSUBS,	/* a queue with subscribers (EBUSY) */
 	SPOOL_WHY_NOTOURS,	/* a queue holding what q did not make (ENOTEMPTY) */
-	SPOOL_WHY_HOST		/* not a valid node name (EINVAL) */
+	SPOOL_WHY_HOST,		/* not a valid node name (EINVAL) */
+	SPOOL_WHY_UNMADE	/* a directory the first put makes a queue:
+				   empty, or its making cut short (ENOENT) */
 };
 
 /*
@@ -481,8 +483,9 @@ time_t	 spool_next_due(const struct spool *sp);
  * spool_heard: take in what the descriptor reported; call it when poll
  * says it is readable (claims do it themselves).
  * spool_wait_ms: how long to sleep at most before looking again, in ms:
- * until the earliest delayed message is due (spool_next_due()), at most a
- * second without a watch or while the queue is paused, never past limit
+ * until the earliest delayed message is due (spool_next_due()), at most
+ * the poll interval (config poll, a second by default) without a watch or
+ * while the queue is paused, never past limit
  * (ms; -1: none).  -1 means until something arrives.
  * spool_wait: sleep that long, or until something arrives.  Returns 1 if
  * something did, 0 otherwise (a signal included).
@@ -573,14 +576,15 @@ enum spool_event {
 	SPOOL_EV_EXPIRED,	/* lease expired: back to new/ */
 	SPOOL_EV_DEAD,		/* worker died: back to new/ */
 	SPOOL_EV_EXHAUSTED,	/* expired or dead, out of attempts: failed/ */
-	SPOOL_EV_TMP,		/* stale tmp/ file removed */
+	SPOOL_EV_TMP,		/* stale tmp/ (or hidden .nfs) file removed */
 	SPOOL_EV_WRITER,	/* tmp/ file of a dead writer removed */
 	SPOOL_EV_PURGED,	/* done/ or failed/ message past retention */
 	SPOOL_EV_FOREIGN,	/* foreign file, left alone */
 	SPOOL_EV_KEY,		/* dedup key past the window, forgotten */
 	SPOOL_EV_ERROR,		/* could not act on a file; errno says why */
 	SPOOL_EV_FANOUT,	/* fan-out cut short by a crash, completed */
-	SPOOL_EV_MENDED		/* a move left half done, finished */
+	SPOOL_EV_MENDED,	/* a move left half done, finished */
+	SPOOL_EV_TWIN		/* claim of another machine of our name, kept */
 };
 
 typedef void spool_report_fn(void *arg, enum spool_event ev,
@@ -596,8 +600,11 @@ enum spool_sweep_flags {
  * claims of dead workers of this host at once (their liveness lock is
  * free; see spool_live()); remove the tmp/ files of dead writers of this
  * host at once and other tmp/ files older than 36 hours (never those of a
- * live writer of this host); complete the fan-outs of a topic that a
- * crash cut short (SPOOL_EV_FANOUT, naming fan/NAME with state SPOOL_TMP);
+ * live writer of this host), and the hidden files (.nfs*, .fuse_hidden*)
+ * that a crashed client of a remote file system left in any state, 36
+ * hours after they were hidden (SPOOL_EV_TMP); complete the fan-outs of a
+ * topic that a crash cut short (SPOOL_EV_FANOUT, naming fan/NAME with
+ * state SPOOL_TMP);
  * finish a move that the link + unlink fallback left half done when it
  * returns a claim whose message has a second name in the queue
  * (SPOOL_EV_MENDED: the claim was the move's source and is removed);
@@ -605,7 +612,10 @@ enum spool_sweep_flags {
  * dedup keys past the dedup window (the report names keys/HASH with state
  * SPOOL_TMP); report foreign files.  A lease further than SPOOL_LEASE_MAX
  * in the future counts as expired; the leases of a live worker of this
- * host that is still renewing are judged by its own clock (q(5)).  On file
+ * host that is still renewing are judged by its own clock (q(5)).  A claim
+ * whose worker's heartbeat says it runs on another machine (another boot
+ * ID) that uses this node name is judged by its lease alone, and reported
+ * (SPOOL_EV_TWIN, not an action) at each sweep.  On file
  * systems where locks do not cross hosts (spool_remote()) only leases and
  * ages count.  With SPOOL_SWEEP_CLAIMS only cur/, tmp/ and fan/ are looked
  * at: what recovery needs, cheap enough to do every few seconds.  Each

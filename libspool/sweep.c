@@ -52,7 +52,8 @@ static void
 report(struct sweep *w, enum spool_event ev, enum spool_state st,
     const char *name, int errnum)
 {
-	if (ev != SPOOL_EV_FOREIGN && ev != SPOOL_EV_ERROR)
+	if (ev != SPOOL_EV_FOREIGN && ev != SPOOL_EV_ERROR &&
+	    ev != SPOOL_EV_TWIN)
 		w->actions++;
 	if (w->report != NULL)
 		w->report(w->arg, ev, st, name, errnum);
@@ -143,12 +144,38 @@ older(const struct sweep *w, int dfd, const char *name, long long age)
 	    sb.st_mtime <= w->now - age;
 }
 
+/*
+ * A name that a remote file system gives a file removed while a client
+ * has it open (NFS .nfsXXXX, FUSE .fuse_hiddenXXXX) goes when the client
+ * closes the file, and stays if the client crashed.  Remove it once
+ * nothing changed it (its ctime: the hiding rename) for SPOOL_TMP_MAXAGE;
+ * an NFS client refuses (EBUSY) while it still has the file open itself.
+ */
+static void
+hidden(struct sweep *w, enum spool_state st, const char *name)
+{
+	struct stat sb;
+
+	if ((strncmp(name, ".nfs", 4) != 0 &&
+	    strncmp(name, ".fuse_hidden", 12) != 0) ||
+	    fstatat(w->sp->dfd[st], name, &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(sb.st_mode) || sb.st_ctime > w->now - SPOOL_TMP_MAXAGE)
+		return;
+	if (!(w->flags & SPOOL_SWEEP_DRYRUN) &&
+	    unlinkat(w->sp->dfd[st], name, 0) == -1) {
+		if (errno != ENOENT && errno != EBUSY)
+			report(w, SPOOL_EV_ERROR, st, name, errno);
+		return;
+	}
+	report(w, SPOOL_EV_TMP, st, name, 0);
+}
+
 /* What a sweep does to the message n of state st, keep the retention. */
 static void
 sweepone(struct sweep *w, enum spool_state st, const struct spool_name *n,
     long long keep)
 {
-	int dead, dfd = w->sp->dfd[st];
+	int how, dfd = w->sp->dfd[st];
 
 	switch (st) {
 	case SPOOL_TMP:
@@ -163,8 +190,11 @@ sweepone(struct sweep *w, enum spool_state st, const struct spool_name *n,
 		}
 		break;
 	case SPOOL_CUR:
-		if (!spool__claim_live(&w->lc, n, w->now, &dead))
-			expire(w, n, dead ? SPOOL_EV_DEAD : SPOOL_EV_EXPIRED);
+		if (!spool__claim_live(&w->lc, n, w->now, &how))
+			expire(w, n, how == LIVE_DEAD ? SPOOL_EV_DEAD :
+			    SPOOL_EV_EXPIRED);
+		else if (how == LIVE_TWIN)
+			report(w, SPOOL_EV_TWIN, st, n->name, 0);
 		break;
 	case SPOOL_DONE:
 	case SPOOL_FAILED:
@@ -197,7 +227,7 @@ sweepdir(struct sweep *w, enum spool_state st)
 	errno = 0;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
-			;
+			hidden(w, st, de->d_name);
 		else if (spool_name_parse(de->d_name, &n) == -1 ||
 		    !spool__valid_in(st, &n) ||
 		    !spool__is_regular(sp->dfd[st], de)) {

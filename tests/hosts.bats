@@ -120,3 +120,52 @@ load helper
 	[ "$(count jobs cur)" -eq 0 ]
 	[ "$(count jobs new)" -eq 1 ]
 }
+
+# Claim the one message of queue jobs as worker 32700@n1 with a lease
+# of an hour, and give that worker the liveness file (live/32700@n1)
+# that a process leaves: unlocked, its last heartbeat "WALL MONO LEASE
+# BOOT MACHINE" with wall clock $2, boot ID $3 and machine ID $4.  Then
+# sweep as n1, and check the verdict $1: "gone" (its worker is dead, the
+# claim returned at once) or "twin" (a machine that uses the same node
+# name, the claim left to its lease).
+judged() {
+	local f id to
+	f=$(find "$QDIR/jobs/new" "$QDIR/jobs/cur" -type f)
+	id=${f##*/}
+	to=$QDIR/jobs/cur/${id%%,*},a=1,l=$((now + 3600)),w=32700@n1
+	[ "$f" = "$to" ] || mv "$f" "$to"
+	mkdir -p "$QDIR/jobs/live"
+	printf '%020d %020d %010d %s %s\n' "$2" 1 3600 "$3" "$4" \
+		>"$QDIR/jobs/live/32700@n1"
+	run -0 env Q_HOST=n1 q sweep jobs
+	case $1 in
+	gone)
+		assert_output --regexp ": worker gone, returned to new/$"
+		[ "$(count jobs new)" -eq 1 ] ;;
+	twin)
+		assert_output --regexp "^jobs: cur/[^ ]+: worker 32700@n1 runs on another machine with this node name, left to its lease$"
+		[ "$(count jobs cur)" -eq 1 ] ;;
+	esac
+}
+
+@test "node names: the free lock of another machine's worker that uses this name proves nothing; of this machine before its boot it does" {
+	local boot up mine other=aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee
+	local theirs=0123456789abcdef0123456789abcdef
+	[ -r /proc/sys/kernel/random/boot_id ] || skip "needs /proc/sys/kernel/random/boot_id"
+	[ -s /etc/machine-id ] || skip "needs /etc/machine-id"
+	now=$(date +%s)
+	up=$(( now - $(cut -d. -f1 /proc/uptime) ))
+	boot=$(cat /proc/sys/kernel/random/boot_id)
+	mine=$(cat /etc/machine-id)
+	q put -m x jobs >/dev/null
+	# another machine, its beat a second old
+	judged twin $((now - 1)) "$other" "$theirs"
+	# the same beat from this boot of this machine: its worker is gone
+	judged gone $((now - 1)) "$boot" "$mine"
+	# this machine before its last boot (its machine ID, another boot
+	# ID, a beat older than the boot): gone too
+	judged gone $((up - 60)) "$other" "$mine"
+	# another machine that stopped beating over a lease ago: nothing is
+	# renewing there
+	judged gone $((now - 3700)) "$other" "$theirs"
+}

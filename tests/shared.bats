@@ -126,15 +126,28 @@ cur_is() { [ "$(n_in cur)" -eq "$1" ]; }
 	[ -s "$BATS_TEST_TMPDIR/ran.B1" ] || [ -s "$BATS_TEST_TMPDIR/ran.B2" ]
 }
 
-@test "shared: a live worker's claim is not taken by a sweep on another host of the same name" {
-	local pid
+# Put a message through host A's mount and start, in the background, a
+# q work there (run as "$@": q, or a command that becomes q) whose job
+# holds it until release is called; wait for the claim.
+holding() {
 	on vm put -m long "$A/jobs" >/dev/null
 	mkfifo "$BATS_TEST_TMPDIR/hold"
-	Q_HOST=vm q work "$A/jobs" -- sh -c 'read -r x <"$1"' sh \
+	"$@" work "$A/jobs" -- sh -c 'read -r x <"$1"' sh \
 		"$BATS_TEST_TMPDIR/hold" 2>/dev/null &
-	pid=$!
-	track "$pid"
+	holder=$!
+	track "$holder"
 	waitfor cur_is 1
+}
+
+# Let the job of holding() end, and check that its message is done.
+release() {
+	echo done >"$BATS_TEST_TMPDIR/hold"
+	wait "$holder"
+	assert_equal "$(n_in done)" 1
+}
+
+@test "shared: a live worker's claim is not taken by a sweep on another host of the same name" {
+	holding env Q_HOST=vm q
 	# the same node name, through the other mount: its flock of the
 	# worker's liveness lock succeeds, and proves nothing
 	run -0 on vm sweep "$B/jobs"
@@ -146,9 +159,68 @@ cur_is() { [ "$(n_in cur)" -eq "$1" ]; }
 	on vm config "$A/jobs" locks shared
 	run -0 on vm sweep -n "$B/jobs"
 	assert_output --partial "worker gone"
-	echo done >"$BATS_TEST_TMPDIR/hold"
-	wait "$pid"
-	assert_equal "$(n_in done)" 1
+	release
+}
+
+# Become q as host $1 (its Q_HOST) on another machine: a mount namespace
+# of its own whose kernel boot ID (/proc/sys/kernel/random/boot_id) is
+# another, as a second machine's is.  It execs: run it in the background
+# (its PID is then q's).
+elsewhere() {
+	local host=$1
+	shift
+	printf '%s\n' 0b0e1d00-0000-4000-8000-00000000cafe \
+		>"$BATS_TEST_TMPDIR/boot_id"
+	exec env Q_HOST="$host" unshare -m sh -c 'mount --bind "$0" \
+		/proc/sys/kernel/random/boot_id && exec q "$@"' \
+		"$BATS_TEST_TMPDIR/boot_id" "$@"
+}
+
+@test "shared: a sweep leaves the claims of another machine that uses its node name, and says so" {
+	command -v unshare >/dev/null || skip "needs unshare (util-linux)"
+	holding elsewhere vm
+	# the misconfiguration that lets a same-named host steal: locks
+	# trusted where they do not cross the mounts
+	on vm config "$A/jobs" locks shared
+	run -0 on vm sweep "$B/jobs"
+	refute_output --partial "worker gone"
+	assert_output --regexp "/jobs: cur/[^ ]+,w=[0-9]+@vm: worker [0-9]+@vm runs on another machine with this node name, left to its lease$"
+	assert_equal "$(n_in cur)" 1
+	assert_equal "$(n_in new)" 0
+	# q work there warns once, and takes nothing either
+	run -124 timeout 3 env Q_HOST=vm Q_RECOVER_MS=200 q work -f "$B/jobs" -- true
+	assert_output --regexp "node name vm is also used by another machine"
+	assert_equal "$(grep -c "node name vm" <<<"$output")" 1
+	assert_equal "$(n_in cur)" 1
+	assert_equal "$(n_in done)" 0
+	release
+}
+
+@test "shared: the hidden file of a crashed client goes 36 hours after it was hidden" {
+	local id hidden
+	require_faketime
+	id=$(on hostA put -m x "$A/jobs")
+	# a process of host A has the message open when it is removed there:
+	# FUSE keeps the file under a hidden name until it is closed
+	sleep 1000 <"$A/jobs/new/$id" &
+	track $!
+	rm "$A/jobs/new/$id"
+	hidden=$(cd "$BASE/jobs/new" && ls -A)
+	[[ $hidden == .fuse_hidden* ]] || fail "no hidden file: '$hidden'"
+	# host A crashes: its file system client dies, the file never closes
+	pkill -KILL -f "^bindfs $BASE $A\$"
+	umount -l "$A" 2>/dev/null || true
+	kill -KILL $! 2>/dev/null || true
+	run -0 on hostB sweep "$B/jobs"
+	assert_output ""
+	assert_equal "$(cd "$BASE/jobs/new" && ls -A)" "$hidden"
+	run -0 faketime -f +35h env Q_HOST=hostB q sweep "$B/jobs"
+	assert_output ""
+	run -0 faketime -f +37h env Q_HOST=hostB q sweep -n "$B/jobs"
+	assert_output "$B/jobs: new/$hidden: stale, would remove"
+	run -0 faketime -f +37h env Q_HOST=hostB q sweep "$B/jobs"
+	assert_output "$B/jobs: new/$hidden: stale, removed"
+	assert_equal "$(cd "$BASE/jobs/new" && ls -A)" ""
 }
 
 @test "shared: kill -9 of a taker between its link and its unlink on a real mount: no token is reused, no copy appears" {

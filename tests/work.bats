@@ -939,19 +939,24 @@ tagged_right() {
 	assert_not_exist "$QDIR/nosuchqueue"
 }
 
-@test "-f on a missing queue waits for it, then works what is put" {
-	q work -f nosuch -- sh -c 'cat >>"$0"' "$BATS_TEST_TMPDIR/out" \
+# q work -f on queue $1, not there yet: it says $2 once, waits, and works
+# the message a put then makes; SIGTERM stops it with 0.
+waits_for() {
+	q work -f "$1" -- sh -c 'cat >>"$0"' "$BATS_TEST_TMPDIR/out" \
 		2>"$BATS_TEST_TMPDIR/err" 3>&- &
 	worker=$!
 	for ((i = 0; i < 50; i++)); do
 		[ -s "$BATS_TEST_TMPDIR/err" ] && break
 		sleep 0.1
 	done
-	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" \
-		"q work: nosuch: no such queue yet, waiting for it"
-	# waiting creates nothing
-	assert_not_exist "$QDIR/nosuch"
-	q put -m hello nosuch >/dev/null
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" "q work: $1: $2"
+	# waiting makes nothing
+	if [ -d "$1" ]; then
+		assert_equal "$(ls -A "$1")" ""
+	else
+		assert_not_exist "$QDIR/$1"
+	fi
+	q put -m hello "$1" >/dev/null
 	for ((i = 0; i < 100; i++)); do
 		[ "$(cat "$BATS_TEST_TMPDIR/out" 2>/dev/null)" = hello ] && break
 		sleep 0.1
@@ -961,6 +966,10 @@ tagged_right() {
 	wait "$worker" || st=$?
 	assert_equal "$st" 0
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" hello
+}
+
+@test "-f on a missing queue waits for it, then works what is put" {
+	waits_for nosuch "no such queue yet, waiting for it"
 	assert_equal "$(count nosuch done)" 1
 }
 
@@ -975,6 +984,15 @@ tagged_right() {
 	# -q: the wait is not news
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" ""
 	assert_not_exist "$QDIR/nosuch"
+}
+
+@test "-f on an empty directory (a fresh mount point) waits until a put makes it a queue" {
+	mkdir -p "$BATS_TEST_TMPDIR/mnt"
+	waits_for "$BATS_TEST_TMPDIR/mnt" "not a queue yet, waiting for it"
+	# other commands still call an empty directory what it is
+	mkdir "$BATS_TEST_TMPDIR/empty"
+	run --separate-stderr -66 q take "$BATS_TEST_TMPDIR/empty"
+	assert_equal "$stderr" "q take: $BATS_TEST_TMPDIR/empty: not a queue"
 }
 
 @test "-f on a directory that is no queue is still an error" {
