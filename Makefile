@@ -37,7 +37,7 @@ LIBPIC = $(LIBOBJ:.o=.pic.o)
 CMDOBJ = cmd/q.o cmd/util.o cmd/put.o cmd/take.o cmd/cat.o cmd/ack.o \
 	cmd/release.o cmd/fail.o cmd/touch.o cmd/sweep.o cmd/config.o \
 	cmd/work.o cmd/wait.o cmd/ls.o cmd/stat.o cmd/retry.o \
-	cmd/replay.o cmd/purge.o cmd/rm.o cmd/pause.o cmd/resume.o \
+	cmd/replay.o cmd/purge.o cmd/rm.o cmd/pause.o \
 	cmd/sub.o cmd/unsub.o cmd/job.o cmd/spawn.o cmd/batch.o cmd/tag.o cmd/qdir.o \
 	cmd/drop.o
 

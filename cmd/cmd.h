@@ -78,6 +78,7 @@ char	*q_qdir(void);
 char	*q_path(const char *queue);
 char	*q_queuepath(const char *queue);
 int	 q_open(const char *queue, int flags, struct spool **spp);
+int	 q_appear(const char *queue, int quiet, struct spool **spp);
 struct spool *q_spool_open(const char *path, int flags);
 const char *q_subname(const char *queue);
 

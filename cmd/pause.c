@@ -1,5 +1,6 @@
 /*
- * pause.c - q pause: stop claiming from a queue; put still works.
+ * pause.c - q pause: stop claiming from a queue (put still works), and
+ * q resume: claim from it again.  One flag file, set or removed.
  */
 #include <err.h>
 #include <errno.h>
@@ -9,18 +10,17 @@
 #include "banned.h"
 
 static int
-pause1(const char *queue, struct spool *sp, void *arg)
+setpaused(const char *queue, struct spool *sp, void *arg)
 {
-	(void)arg;
-	if (spool_pause(sp, 1) == -1) {
+	if (spool_pause(sp, *(int *)arg) == -1) {
 		warn("%s", queue);
 		return q_status(errno);
 	}
 	return Q_OK;
 }
 
-int
-cmd_pause(int argc, char *argv[])
+static int
+pause_or_resume(int argc, char *argv[], int on)
 {
 	int status;
 
@@ -29,5 +29,17 @@ cmd_pause(int argc, char *argv[])
 	if ((status = q_operands(argc - optind, argv + optind, 1, 1,
 	    "queue")) != -1)
 		return status;
-	return q_finish(q_onequeue(argv[optind], 0, pause1, NULL));
+	return q_finish(q_onequeue(argv[optind], 0, setpaused, &on));
+}
+
+int
+cmd_pause(int argc, char *argv[])
+{
+	return pause_or_resume(argc, argv, 1);
+}
+
+int
+cmd_resume(int argc, char *argv[])
+{
+	return pause_or_resume(argc, argv, 0);
 }

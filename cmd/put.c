@@ -16,11 +16,9 @@
  * group is committed the signals are held off: it completes and its IDs
  * are printed first.  After the last group they stay held, and q put exits
  * as usual.
- *
- * At about 550 lines the file is longer than most: the group, its reader
- * and the signals are one mechanism (a signal must find the group it
- * removes), and put's options, with what may go with what, take a third.
+ * Longer than most: group, reader and signals are one mechanism.
  */
+#define _GNU_SOURCE
 #include <sys/stat.h>
 
 #include <err.h>
@@ -315,16 +313,13 @@ static int
 addtexts(struct group *g, const struct text *msgs)
 {
 	char *buf;
-	size_t i, n;
-	int status = Q_OK;
+	size_t i;
+	int n, status = Q_OK;
 
 	for (i = 0; i < msgs->n && status == Q_OK; i++) {
-		n = strlen(msgs->v[i]);
-		if ((buf = malloc(n + 1)) == NULL)
+		if ((n = asprintf(&buf, "%s\n", msgs->v[i])) == -1)
 			err(Q_IOERR, NULL);
-		memcpy(buf, msgs->v[i], n);
-		buf[n] = '\n';
-		status = add(g, buf, n + 1);
+		status = add(g, buf, (size_t)n);
 		free(buf);
 	}
 	return status;

@@ -2,7 +2,7 @@
  * qdir.c - the queues of the command line: their paths under $QDIR (or
  * $XDG_STATE_HOME), opening them with the error said once, going through
  * every queue or the ones named, the reference commands' loop over their
- * IDs, and waiting for a queue's messages.
+ * IDs, and waiting for a queue's messages, or for the queue itself.
  */
 #include <sys/stat.h>
 
@@ -10,6 +10,7 @@
 #include <err.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,4 +407,47 @@ q_wait(struct spool *sp, long long limit)
 	if (limit < 0 || limit > Q_RECOVER_MS)
 		limit = Q_RECOVER_MS;
 	(void)spool_wait(sp, limit);
+}
+
+/*
+ * Open queue into *spp as q_open() does, and if it is not there yet (a
+ * unit started before the first put) or not yet one (an empty directory,
+ * a mount point say, which the first put makes a queue), say so once
+ * unless quiet, and look for it every second until it appears (q work
+ * -f).  Returns what q_open does, or -1 when a stop signal came first.
+ */
+int
+q_appear(const char *queue, int quiet, struct spool **spp)
+{
+	struct timespec tick = { 1, 0 };
+	enum spool_why why;
+	sigset_t mask, old;
+	char *path;
+	int status = -1, said = 0;
+
+	if ((path = q_path(queue)) == NULL)
+		return Q_DATAERR;
+	(void)sigemptyset(&mask);
+	(void)sigaddset(&mask, SIGTERM);
+	(void)sigaddset(&mask, SIGINT);
+	(void)sigaddset(&mask, SIGHUP);
+	(void)sigprocmask(SIG_BLOCK, &mask, &old);
+	while ((*spp = q_spool_open(path, 0)) == NULL) {
+		why = spool_why(errno);
+		if (why != SPOOL_WHY_NOQUEUE && why != SPOOL_WHY_UNMADE) {
+			status = q_open(queue, 0, spp);
+			break;
+		}
+		if (!said++ && !quiet)
+			warnx("%s: %s, waiting for it", q_vis(queue),
+			    why == SPOOL_WHY_NOQUEUE ? "no such queue yet" :
+			    "not a queue yet");
+		if (sigtimedwait(&mask, NULL, &tick) > 0)
+			break;
+	}
+	if (*spp != NULL)
+		status = Q_OK;
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	free(path);
+	return status;
 }

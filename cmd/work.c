@@ -22,7 +22,7 @@
  * lease and a second signal kill whole; a watchdog kills the groups of
  * running jobs if the worker dies, even by SIGKILL.
  *
- * About 550 lines: the loop and its steps, the signals, and the options
+ * About 520 lines: the loop and its steps, the signals, and the options
  * of q work (a third of the file); a job's life is in job.c.
  */
 #define _GNU_SOURCE
@@ -448,48 +448,6 @@ options(struct worker *w, int argc, char *argv[])
 }
 
 /*
- * -f on a queue that is not there yet (a unit started before the first
- * put), or not yet one (an empty directory, a mount point say, which the
- * first put makes a queue): look for it every second until it appears.
- * Returns what q_open does, or -1 when a stop signal came first.
- */
-static int
-appear(struct worker *w)
-{
-	struct timespec tick = { 1, 0 };
-	enum spool_why why;
-	sigset_t mask, old;
-	char *path;
-	int status = -1, said = 0;
-
-	if ((path = q_path(w->queue)) == NULL)
-		return Q_DATAERR;
-	(void)sigemptyset(&mask);
-	(void)sigaddset(&mask, SIGTERM);
-	(void)sigaddset(&mask, SIGINT);
-	(void)sigaddset(&mask, SIGHUP);
-	(void)sigprocmask(SIG_BLOCK, &mask, &old);
-	while ((w->sp = q_spool_open(path, 0)) == NULL) {
-		why = spool_why(errno);
-		if (why != SPOOL_WHY_NOQUEUE && why != SPOOL_WHY_UNMADE) {
-			status = q_open(w->queue, 0, &w->sp);
-			break;
-		}
-		if (!said++ && !w->quiet)
-			warnx("%s: %s, waiting for it", q_vis(w->queue),
-			    why == SPOOL_WHY_NOQUEUE ? "no such queue yet" :
-			    "not a queue yet");
-		if (sigtimedwait(&mask, NULL, &tick) > 0)
-			break;
-	}
-	if (w->sp != NULL)
-		status = Q_OK;
-	(void)sigprocmask(SIG_SETMASK, &old, NULL);
-	free(path);
-	return status;
-}
-
-/*
  * Descriptors 0, 1 and 2 open (on /dev/null where they were not), so that
  * no message is claimed onto one of them.
  */
@@ -530,7 +488,7 @@ cmd_work(int argc, char *argv[])
 	w.spawn.argv = argv + 1;
 	if ((status = spawn_resolve(argv[1], &w.spawn.cmd)) != 0)
 		return status;
-	if ((status = w.follow ? appear(&w) : q_open(w.queue, 0, &w.sp)) !=
+	if ((status = w.follow ? q_appear(w.queue, w.quiet, &w.sp) : q_open(w.queue, 0, &w.sp)) !=
 	    Q_OK) {
 		free(w.spawn.cmd);
 		return status == -1 ? Q_OK : status;
