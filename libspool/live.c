@@ -271,10 +271,12 @@ heard(const struct livecheck *lc, int fd, struct verdict *v)
 
 /*
  * Judge the process pid of this host.  Returns 1 (alive: *b its heartbeat,
- * if any), LIVE_TWIN (alive on another machine of our node name: twin())
- * or 0 (dead: its lock is held until spool__check_done()).  When in doubt
- * (a file that cannot be opened or locked), alive: its claims then wait
- * for their lease, which is always safe.
+ * if any), LIVE_TWIN (alive on another machine of our node name:
+ * spool__twin()) or 0 (dead: its lock is held until spool__check_done()).
+ * When in doubt (a file that cannot be opened or locked), alive: its
+ * claims then wait for their lease, which is always safe.  A little over
+ * 60 lines: open, lock and check the name again are one try of the race
+ * argued above, and read best as one loop.
  */
 static int
 judge(struct livecheck *lc, pid_t pid, struct verdict *v)
