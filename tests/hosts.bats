@@ -124,7 +124,8 @@ load helper
 # Claim the one message of queue jobs as worker 32700@n1 with a lease
 # of an hour, and give that worker the liveness file (live/32700@n1)
 # that a process leaves: unlocked, its last heartbeat "WALL MONO LEASE
-# BOOT MACHINE" with wall clock $2, boot ID $3 and machine ID $4.  Then
+# BOOT MACHINE" with wall clock $2, boot ID $3, machine ID $4 and lease
+# $5 (an hour if not given).  Then
 # sweep as n1, and check the verdict $1: "gone" (its worker is dead, the
 # claim returned at once) or "twin" (a machine that uses the same node
 # name, the claim left to its lease).
@@ -135,7 +136,7 @@ judged() {
 	to=$QDIR/jobs/cur/${id%%,*},a=1,l=$((now + 3600)),w=32700@n1
 	[ "$f" = "$to" ] || mv "$f" "$to"
 	mkdir -p "$QDIR/jobs/live"
-	printf '%020d %020d %010d %s %s\n' "$2" 1 3600 "$3" "$4" \
+	printf '%020d %020d %010d %s %s\n' "$2" 1 "${5:-3600}" "$3" "$4" \
 		>"$QDIR/jobs/live/32700@n1"
 	run -0 env Q_HOST=n1 q sweep jobs
 	case $1 in
@@ -163,8 +164,10 @@ judged() {
 	# the same beat from this boot of this machine: its worker is gone
 	judged gone $((now - 1)) "$boot" "$mine"
 	# this machine before its last boot (its machine ID, another boot
-	# ID, a beat older than the boot): gone too
-	judged gone $((up - 60)) "$other" "$mine"
+	# ID, a beat older than the boot, its lease not yet over): gone too
+	judged gone $((up - 60)) "$other" "$mine" $((now - up + 3600))
+	# the same beat from another machine: left to its lease
+	judged twin $((up - 60)) "$other" "$theirs" $((now - up + 3600))
 	# another machine that stopped beating over a lease ago: nothing is
 	# renewing there
 	judged gone $((now - 3700)) "$other" "$theirs"
