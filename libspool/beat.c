@@ -112,13 +112,15 @@ void
 spool__beat(struct spool *sp, long long lease, long long mono)
 {
 	char buf[BEAT_IDS + 1];
-	const char *boot = spool__boot(), *machine = spool__machine();
+	const char *boot, *machine;
 	long long now = mono != 0 ? mono : spool__mono_ms();
 	int n;
 
 	if (sp->lockfd == -1 || !sp->lockrw || sp->lockpid != spool__pid() ||
 	    (sp->beatms != 0 && now - sp->beatms < 1000))
 		return;
+	boot = spool__boot();
+	machine = spool__machine();
 	if (boot[0] == '\0')	/* nothing to tell machines apart by */
 		n = snprintf(buf, sizeof(buf), "%020lld %020lld %010lld\n",
 		    (long long)spool__now(), now, lease);

@@ -127,7 +127,9 @@ discard(struct sweep *w, enum spool_state st, const char *name,
 {
 	if (!(w->flags & SPOOL_SWEEP_DRYRUN) &&
 	    unlinkat(w->sp->dfd[st], name, 0) == -1) {
-		if (errno != ENOENT)	/* gone meanwhile: not ours to do */
+		/* gone meanwhile, or held open (EBUSY: an NFS client's
+		 * hidden file): not ours to do now */
+		if (errno != ENOENT && errno != EBUSY)
 			report(w, SPOOL_EV_ERROR, st, name, errno);
 		return;
 	}
@@ -161,13 +163,7 @@ hidden(struct sweep *w, enum spool_state st, const char *name)
 	    fstatat(w->sp->dfd[st], name, &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
 	    !S_ISREG(sb.st_mode) || sb.st_ctime > w->now - SPOOL_TMP_MAXAGE)
 		return;
-	if (!(w->flags & SPOOL_SWEEP_DRYRUN) &&
-	    unlinkat(w->sp->dfd[st], name, 0) == -1) {
-		if (errno != ENOENT && errno != EBUSY)
-			report(w, SPOOL_EV_ERROR, st, name, errno);
-		return;
-	}
-	report(w, SPOOL_EV_TMP, st, name, 0);
+	discard(w, st, name, SPOOL_EV_TMP);
 }
 
 /* What a sweep does to the message n of state st, keep the retention. */
