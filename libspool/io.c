@@ -18,10 +18,12 @@
  * it falls back to linkat + unlinkat, which never overwrites either.  If
  * the unlink of the source then finds it gone, what is on disk decides,
  * never the errno alone (an NFS client that retransmits a REMOVE can
- * report ENOENT for an unlink that it made): when the link count of our
- * new name is no higher than the source's was before we linked it, no
- * other mover's name exists, and the move is ours; else somebody else
- * moved the message meanwhile, our link is removed and ENOENT returned.
+ * report ENOENT for an unlink that it made): when no other name of the
+ * same file stands beside our new one, no other mover linked it, and the
+ * move is ours; else somebody else moved the message meanwhile, our link
+ * is removed and ENOENT returned.  Names, not the link count, decide: a
+ * client's attribute cache may show a count from before another mover's
+ * link (seen on FUSE: two claimants then both kept the claim).
  * A mover killed between the two leaves the message under two names,
  * which mend.c sorts out.
  *
@@ -33,10 +35,12 @@
 #define _GNU_SOURCE
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -157,12 +161,39 @@ moved(int fromfd, const char *from, int tofd, const char *to)
 	    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/*
+ * Has the message tofd/to (sb) another name in the same directory, made
+ * by another mover of the same message?  1 or 0.  Names, not the link
+ * count: a remote client's attribute cache may show a count from before
+ * the other mover's link, and links in other queues (a fan-out) count
+ * there too.
+ */
+static int
+rival(int tofd, const char *to, const struct stat *sb)
+{
+	struct spool_name n;
+	struct dirent *de;
+	struct stat ob;
+	DIR *d;
+	int found = 0;
+
+	if (spool_name_parse(to, &n) == -1 ||
+	    (d = spool__fdopendir(tofd)) == NULL)
+		return 0;
+	while (!found && (de = readdir(d)) != NULL)
+		found = strncmp(de->d_name, to, n.idlen) == 0 &&
+		    de->d_name[n.idlen] == ',' && strcmp(de->d_name, to) != 0 &&
+		    fstatat(tofd, de->d_name, &ob, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    ob.st_dev == sb->st_dev && ob.st_ino == sb->st_ino;
+	(void)closedir(d);
+	return found;
+}
+
 int
 spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
     const char *to)
 {
 	struct stat sb;
-	nlink_t before;
 	int r, mended, saved;
 
 	if (!sp->norename2) {
@@ -183,9 +214,7 @@ spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
 				errno = ENOENT;
 			return -1;
 		}
-		sb.st_nlink -= (nlink_t)mended;
 	}
-	before = sb.st_nlink;
 	if (linkat(fromfd, from, tofd, to, 0) == -1) {
 		/* another mover made this very move first: we lost a race */
 		if (errno == EEXIST && moved(fromfd, from, tofd, to))
@@ -204,7 +233,7 @@ spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
 	if (fstatat(fromfd, from, &sb, AT_SYMLINK_NOFOLLOW) == -1 &&
 	    errno == ENOENT) {
 		if (fstatat(tofd, to, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    sb.st_nlink <= before)
+		    !rival(tofd, to, &sb))
 			return 0;
 		saved = ENOENT;
 	}
