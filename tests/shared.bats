@@ -197,13 +197,16 @@ elsewhere() {
 }
 
 @test "shared: the hidden file of a crashed client goes 36 hours after it was hidden" {
-	local id hidden
+	local id hidden fd
 	require_faketime
 	id=$(on hostA put -m x "$A/jobs")
 	# a process of host A has the message open when it is removed there:
-	# FUSE keeps the file under a hidden name until it is closed
-	sleep 1000 <"$A/jobs/new/$id" &
+	# FUSE keeps the file under a hidden name until it is closed; opened
+	# here, before the rm, not by the background job whenever it runs
+	exec {fd}<"$A/jobs/new/$id"
+	sleep 1000 <&"$fd" &
 	track $!
+	exec {fd}<&-
 	rm "$A/jobs/new/$id"
 	hidden=$(cd "$BASE/jobs/new" && ls -A)
 	[[ $hidden == .fuse_hidden* ]] || fail "no hidden file: '$hidden'"
