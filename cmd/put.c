@@ -149,8 +149,9 @@ add(struct group *g, const void *buf, size_t len)
 	}
 	b = batch(g);
 	if (tab != NULL)
-		r = spool_batch_add_keyed(b, buf, (size_t)(tab - (const char *)buf),
-		    tab + 1, len - (size_t)(tab - (const char *)buf) - 1);
+		r = spool_batch_add_keyed(b, buf,
+		    (size_t)(tab - (const char *)buf), tab + 1,
+		    len - (size_t)(tab - (const char *)buf) - 1);
 	else
 		r = spool_batch_add(b, buf, len);
 	if (r == -1) {
@@ -201,14 +202,14 @@ next(struct reader *r, int sep, int ms, char **rec, size_t *reclen)
 		    r->len - r->off) : NULL;
 		if (p != NULL || (r->eof && r->len > r->off)) {
 			*rec = r->buf + r->off;
-			*reclen = (p != NULL ? (size_t)(p - *rec) + (sep == '\n') :
-			    r->len - r->off);
+			*reclen = p != NULL ? (size_t)(p - *rec) +
+			    (sep == '\n') : r->len - r->off;
 			r->off = p != NULL ? (size_t)(p - r->buf) + 1 : r->len;
 			return p != NULL ? 1 : 3;
 		}
 		if (r->eof)
 			return 0;
-		if (r->off > 0) {	/* what is left of the buffer to its start */
+		if (r->off > 0) {	/* the rest to the buffer's start */
 			memmove(r->buf, r->buf + r->off, r->len - r->off);
 			r->len -= r->off;
 			r->off = 0;

@@ -175,12 +175,14 @@ q_open(const char *queue, int flags, struct spool **spp)
 	if ((path = q_path(queue)) == NULL)
 		return Q_DATAERR;
 	if ((*spp = q_spool_open(path, flags)) != NULL) {
-		if (spool_config_error(*spp) != NULL)	/* SPOOL_OPEN_ANYCONFIG */
+		/* opened with SPOOL_OPEN_ANYCONFIG */
+		if (spool_config_error(*spp) != NULL)
 			(void)badconfig(*spp, queue, path);
 	} else {
 		saved = errno;
 		why = spool_why(saved);
-		status = why == SPOOL_WHY_CONFIG ? badconfig(NULL, queue, path) :
+		status = why == SPOOL_WHY_CONFIG ?
+		    badconfig(NULL, queue, path) :
 		    q_report(why, saved, NULL, NULL, "%s", q_vis(queue));
 	}
 	free(path);

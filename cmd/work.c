@@ -488,8 +488,9 @@ cmd_work(int argc, char *argv[])
 	w.spawn.argv = argv + 1;
 	if ((status = spawn_resolve(argv[1], &w.spawn.cmd)) != 0)
 		return status;
-	if ((status = w.follow ? q_appear(w.queue, w.quiet, &w.sp) : q_open(w.queue, 0, &w.sp)) !=
-	    Q_OK) {
+	status = w.follow ? q_appear(w.queue, w.quiet, &w.sp) :
+	    q_open(w.queue, 0, &w.sp);
+	if (status != Q_OK) {
 		free(w.spawn.cmd);
 		return status == -1 ? Q_OK : status;
 	}
@@ -503,8 +504,8 @@ cmd_work(int argc, char *argv[])
 	    w.spawn.batch : 1), sizeof(*w.msgs))) == NULL)
 		err(Q_IOERR, NULL);
 	for (i = 0; i < w.njobs; i++)
-		w.jobs[i].msg = w.msgs + (size_t)i * (size_t)(w.spawn.batch > 0 ?
-		    w.spawn.batch : 1);
+		w.jobs[i].msg = w.msgs + (size_t)i *
+		    (size_t)(w.spawn.batch > 0 ? w.spawn.batch : 1);
 	stdfds();
 	tag_init(&w);
 	w.self = getpid();

@@ -78,7 +78,7 @@ struct worker {
 	long long	 inflight;	/* messages of the running jobs */
 	int		 stopping;	/* signals received */
 	int		 killed_all;	/* a second signal killed the jobs */
-	int		 paused;	/* the queue was paused at the last look */
+	int		 paused;	/* the queue was paused when seen */
 	int		 twinned;	/* said that our node name is shared */
 	long long	 lastsweep;	/* q_now_ms() */
 	long long	 lastrecover;	/* of cur/ and tmp/ only */

@@ -105,7 +105,8 @@ parsevalue(enum ktype t, const char *value, long long *v, char *host)
 			return 0;
 		}
 		len = strlen(value);
-		if (t == K_MS && len > 2 && strcmp(value + len - 2, "ms") == 0) {
+		if (t == K_MS && len > 2 &&
+		    strcmp(value + len - 2, "ms") == 0) {
 			char num[24];
 
 			if (len - 2 >= sizeof(num))
@@ -424,8 +425,8 @@ rewrite(char *text, const char *key, const char *value, size_t *lenp)
 		else if (!done++) {
 			hash = strchr(line, '#');	/* its comment stays */
 			len += (size_t)snprintf(out + len, cap - len,
-			    "%s = %s%s%s\n", key, value, hash != NULL ? " " : "",
-			    hash != NULL ? hash : "");
+			    "%s = %s%s%s\n", key, value,
+			    hash != NULL ? " " : "", hash != NULL ? hash : "");
 		}
 		free(copy);
 	}
@@ -471,7 +472,8 @@ spool_config_set(struct spool *sp, const char *key, const char *value)
 	(void)spool__config_read(sp);	/* the latest, as the base */
 	cfg = sp->cfg;
 	(void)spool_config_parse(&cfg, key, value);
-	if (cfg.backoff > cfg.backoff_max) {	/* the first delay the longest */
+	/* the first delay would be the longest */
+	if (cfg.backoff > cfg.backoff_max) {
 		(void)spool__fail(SPOOL_WHY_BACKOFF, ERANGE);
 		goto end;
 	}

@@ -35,7 +35,7 @@ struct spool {
 	int		 dfd[SPOOL_NSTATES];	/* its state directories */
 	int		 kfd;			/* keys/, once needed */
 	dev_t		 dev;			/* the queue's file system */
-	mode_t		 qmode;			/* mode of the queue directory */
+	mode_t		 qmode;			/* the queue directory's mode */
 	mode_t		 fmode;			/* mode of message files */
 	int		 shared;		/* group-writable queue */
 	int		 norename2;		/* renameat2 unsupported */
@@ -68,8 +68,8 @@ struct spool {
 	int		 lockrw;		/* open for heartbeats */
 	long long	 beatms;		/* last heartbeat, monotonic */
 	char		*path;			/* as opened: spool_check() */
-	ino_t		 cfgino;		/* the config file read, 0: none */
-	char		 cfgerr[160];		/* what is wrong with it, or "" */
+	ino_t		 cfgino;		/* config file read, 0: none */
+	char		 cfgerr[160];		/* what is wrong in it, or "" */
 	struct timespec	 cfgmtim;
 };
 

@@ -294,7 +294,8 @@ judge(struct livecheck *lc, pid_t pid, struct verdict *v)
 	if (pid == spool__pid() && sp->lockfd != -1 && sp->lockpid == pid &&
 	    sp->lockexcl) {
 		/* the beat in it is not ours yet */
-		v->alive = heard(lc, sp->lockfd, v) == LIVE_TWIN ? LIVE_TWIN : 0;
+		v->alive = heard(lc, sp->lockfd, v) == LIVE_TWIN ?
+		    LIVE_TWIN : 0;
 		return v->alive;
 	}
 	if (livedir(sp, !lc->dryrun) == -1) {
@@ -392,7 +393,7 @@ spool__claim_live(struct livecheck *lc, const struct spool_name *n,
 			*how = LIVE_TWIN;
 			break;
 		default:
-				/* renewing: its leases by its clock at its last beat */
+			/* renewing: its leases by its clock at its beat */
 			if (spool__renewing(&b))
 				ref = b.wall;
 		}

@@ -6,7 +6,8 @@
  * claimed, moved, opened or deleted.  The grammar (q(5)):
  *
  *	ID   = SEC "." USEC "." PID "_" SEQ "." HOST
- *	NAME = ID *( "," KEY "=" VALUE )	keys p, a, b, d, l, w in that order
+ *	NAME = ID *( "," KEY "=" VALUE )	(keys p, a, b, d, l, w, in
+ *						that order)
  *
  * SEC has exactly 10 digits and USEC exactly 6, so that names sort by
  * enqueue time.  Numbers have no sign, no leading zeros (but SEC and USEC,

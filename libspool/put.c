@@ -52,7 +52,8 @@ spool__new_id(struct spool *sp, struct spool_name *n)
 	n->usec = ts.tv_nsec / 1000;
 	n->prio = SPOOL_PRIO_DEFAULT;
 	r = snprintf(n->name, sizeof(n->name), "%010lld.%06ld.%ld_%lu.%s",
-	    (long long)n->sec, n->usec, (long)spool__pid(), sp->seq++, sp->host);
+	    (long long)n->sec, n->usec, (long)spool__pid(), sp->seq++,
+	    sp->host);
 	if (r < 0 || (size_t)r >= sizeof(n->name)) {
 		errno = ENAMETOOLONG;
 		return -1;

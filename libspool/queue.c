@@ -210,7 +210,8 @@ adoptable(int qfd)
 		return -1;
 	}
 	while (ok == 1 && (de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
 			ok = spool__known(qfd, de->d_name);
 	(void)closedir(d);
 	return ok;

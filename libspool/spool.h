@@ -46,15 +46,15 @@ enum spool_why {
 	SPOOL_WHY_SYSTEM,
 	SPOOL_WHY_NOQUEUE,	/* no such queue (ENOENT) */
 	SPOOL_WHY_NOTQUEUE,	/* a path that is not a queue (ENOTDIR) */
-	SPOOL_WHY_SPLIT,	/* a state directory on another file system (EXDEV) */
+	SPOOL_WHY_SPLIT,	/* a state directory elsewhere (EXDEV) */
 	SPOOL_WHY_CONFIG,	/* a malformed config file (EINVAL) */
 	SPOOL_WHY_KEY,		/* no such config key (ENOENT) */
 	SPOOL_WHY_VALUE,	/* a malformed value (EINVAL) */
 	SPOOL_WHY_RANGE,	/* a value out of range (ERANGE) */
 	SPOOL_WHY_BACKOFF,	/* backoff above backoff-max (ERANGE) */
-	SPOOL_WHY_BADID,	/* a malformed ID or token (EINVAL, ENAMETOOLONG) */
+	SPOOL_WHY_BADID,	/* bad ID or token (EINVAL, ENAMETOOLONG) */
 	SPOOL_WHY_FOREIGN,	/* a path outside the queue (EXDEV) */
-	SPOOL_WHY_NOMSG,	/* no message of that ID in the queue (ENOENT) */
+	SPOOL_WHY_NOMSG,	/* no message of that ID (ENOENT) */
 	SPOOL_WHY_STATE,	/* not in the state asked for (ENOENT) */
 	SPOOL_WHY_UNCLAIMED,	/* in new/, never claimed (ENOENT) */
 	SPOOL_WHY_CLAIMED,	/* claimed, so not to be removed (EBUSY) */
@@ -64,7 +64,7 @@ enum spool_why {
 	SPOOL_WHY_NOTMSG,	/* not a regular file: no message (EINVAL) */
 	SPOOL_WHY_HASCLAIMS,	/* a queue with claims in cur/ (EBUSY) */
 	SPOOL_WHY_HASSUBS,	/* a queue with subscribers (EBUSY) */
-	SPOOL_WHY_NOTOURS,	/* a queue holding what q did not make (ENOTEMPTY) */
+	SPOOL_WHY_NOTOURS,	/* holds what q did not make (ENOTEMPTY) */
 	SPOOL_WHY_HOST,		/* not a valid node name (EINVAL) */
 	SPOOL_WHY_UNMADE	/* a directory the first put makes a queue:
 				   empty, or its making cut short (ENOENT) */
@@ -378,7 +378,8 @@ int	 spool_put(struct spool *sp, const struct spool_putopt *opt,
  * with a dot or holding a '/'; target not absolute), ENOENT or ENOTDIR
  * (target is not a queue), EEXIST (name leads elsewhere), or an I/O error.
  */
-int	 spool_subscribe(struct spool *sp, const char *name, const char *target);
+int	 spool_subscribe(struct spool *sp, const char *name,
+	    const char *target);
 
 /*
  * Look up the subscription subs/name: 1 with its target in target (len
