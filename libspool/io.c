@@ -162,31 +162,57 @@ moved(int fromfd, const char *from, int tofd, const char *to)
 }
 
 /*
- * Has the message tofd/to (sb) another name in the same directory, made
- * by another mover of the same message?  1 or 0.  Names, not the link
- * count: a remote client's attribute cache may show a count from before
- * the other mover's link, and links in other queues (a fan-out) count
- * there too.
+ * Has the message of ID n another name in directory fd than to, made by
+ * another mover of the same message?  1 or 0.
  */
 static int
-rival(int tofd, const char *to, const struct stat *sb)
+othername(int fd, const char *to, const struct spool_name *n,
+    const struct stat *sb)
 {
-	struct spool_name n;
 	struct dirent *de;
 	struct stat ob;
 	DIR *d;
 	int found = 0;
 
-	if (spool_name_parse(to, &n) == -1 ||
-	    (d = spool__fdopendir(tofd)) == NULL)
+	if ((d = spool__fdopendir(fd)) == NULL)
 		return 0;
 	while (!found && (de = readdir(d)) != NULL)
-		found = strncmp(de->d_name, to, n.idlen) == 0 &&
-		    de->d_name[n.idlen] == ',' && strcmp(de->d_name, to) != 0 &&
-		    fstatat(tofd, de->d_name, &ob, AT_SYMLINK_NOFOLLOW) == 0 &&
+		found = strncmp(de->d_name, n->name, n->idlen) == 0 &&
+		    (de->d_name[n->idlen] == ',' ||
+		    de->d_name[n->idlen] == '\0') &&
+		    strcmp(de->d_name, to) != 0 &&
+		    fstatat(fd, de->d_name, &ob, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    ob.st_dev == sb->st_dev && ob.st_ino == sb->st_ino;
 	(void)closedir(d);
 	return found;
+}
+
+/*
+ * Has the message tofd/to (sb) another name, made by another mover of
+ * the same message?  1 or 0.  Names, not the link count: a remote
+ * client's attribute cache may show a count from before the other
+ * mover's link, and links in other queues (a fan-out) count there too.
+ * The winner may have moved on already (a fast job acknowledged, a
+ * release), so the other state directories are looked at too, in the
+ * order a message moves through them.
+ */
+static int
+rival(struct spool *sp, int tofd, const char *to, const struct stat *sb)
+{
+	static const int order[] = { SPOOL_CUR, SPOOL_DONE, SPOOL_FAILED,
+	    SPOOL_NEW };
+	struct spool_name n;
+	size_t i;
+
+	if (spool_name_parse(to, &n) == -1)
+		return 0;
+	if (othername(tofd, to, &n, sb))
+		return 1;
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (sp->dfd[order[i]] != tofd &&
+		    othername(sp->dfd[order[i]], "", &n, sb))
+			return 1;
+	return 0;
 }
 
 int
@@ -233,7 +259,7 @@ spool__move(struct spool *sp, int fromfd, const char *from, int tofd,
 	if (fstatat(fromfd, from, &sb, AT_SYMLINK_NOFOLLOW) == -1 &&
 	    errno == ENOENT) {
 		if (fstatat(tofd, to, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    !rival(tofd, to, &sb))
+		    !rival(sp, tofd, to, &sb))
 			return 0;
 		saved = ENOENT;
 	}

@@ -442,10 +442,12 @@ bgput() {
 
 # Start torture worker $1 (slot 0-5, two per subscriber queue s1-s3).
 # Each job records its ID and its worker's pid, passed as TW (the job's
-# parent may already be another when its worker was killed).
+# parent may already be another when its worker was killed), then sleeps
+# 5 ms, so that the run lasts long enough for its kills on any machine.
 tworker() {
 	TQUEUE=s$(($1 / 2 + 1)) sh -c 'TW=$$ exec q work -f -q -l "$LEASE" \
-	    "$TQUEUE" sh -c '"'"'echo "$Q_ID $TW" >>"$R/${Q_QUEUE##*/}.log"'"'" \
+	    "$TQUEUE" sh -c '"'"'echo "$Q_ID $TW" >>"$R/${Q_QUEUE##*/}.log"
+	    sleep 0.005'"'" \
 	    </dev/null >/dev/null 2>>"$R/work.err" 3>&- &
 	W[$1]=$!
 	track "$!"
@@ -465,7 +467,7 @@ alldone() {
 	export R="$BATS_TEST_TMPDIR/t" LEASE=3 N=2000
 	local -A killedat=()
 	local -a restart=()
-	local k pid now b f w age maxage=0 seen=0 kills=0 it=0 end nextkill
+	local k pid now b f w age maxage=0 seen=0 kills=0 it=0 end nextkill live
 	mkdir -p "$R"
 	: >"$R/killed"
 	for b in s1 s2 s3; do q sub ev "$b" >/dev/null; done
@@ -478,9 +480,14 @@ alldone() {
 		if ((it++ % 10 == 0)) && alldone; then
 			break
 		fi
-		if [ "$now" -ge "$nextkill" ] && [ "$kills" -lt 40 ]; then
-			k=$((RANDOM % 6))
-			if [ -z "${restart[k]:-}" ]; then
+		if [ "$now" -ge "$nextkill" ] && [ "$kills" -lt 20 ]; then
+			# one of the workers that run
+			live=()
+			for k in 0 1 2 3 4 5; do
+				[ -n "${restart[k]:-}" ] || live+=("$k")
+			done
+			if [ "${#live[@]}" -gt 0 ]; then
+				k=${live[RANDOM % ${#live[@]}]}
 				pid=${W[k]}
 				kill -KILL "$pid"
 				killedat[$pid]=$now

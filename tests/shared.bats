@@ -97,9 +97,9 @@ cur_is() { [ "$(n_in cur)" -eq "$1" ]; }
 	assert_equal "$(n_in cur)" 0
 }
 
-@test "shared: two workers on each of two hosts, 200 messages through link and unlink: each worked once" {
+@test "shared: two workers on each of two hosts, 2000 messages through link and unlink: each worked once" {
 	local i pids=()
-	for ((i = 1; i <= 200; i++)); do echo "m$i"; done |
+	for ((i = 1; i <= 2000; i++)); do echo "m$i"; done |
 		on hostA put -l "$A/jobs" >/dev/null
 	for h in A B; do
 		for j in 1 2; do
@@ -116,9 +116,9 @@ cur_is() { [ "$(n_in cur)" -eq "$1" ]; }
 	# the workers only: with BATS_TEST_TIMEOUT bats has a timer child too
 	wait "${pids[@]}"
 	cat "$BATS_TEST_TMPDIR"/ran.* >"$BATS_TEST_TMPDIR/ran"
-	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/ran")" 200
-	assert_equal "$(sort -u "$BATS_TEST_TMPDIR/ran" | wc -l)" 200
-	assert_equal "$(n_in done)" 200
+	assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/ran")" 2000
+	assert_equal "$(sort -u "$BATS_TEST_TMPDIR/ran" | wc -l)" 2000
+	assert_equal "$(n_in done)" 2000
 	assert_equal "$(n_in new)" 0
 	assert_equal "$(n_in cur)" 0
 	# more than one host did work
@@ -160,6 +160,39 @@ release() {
 	run -0 on vm sweep -n "$B/jobs"
 	assert_output --partial "worker gone"
 	release
+}
+
+@test "shared: kill -9 of a worker on one host: a sweep on the other returns its claim after lease and skew, never before" {
+	local f l
+	require_faketime
+	holding env Q_HOST=hostA q
+	on hostA config "$A/jobs" skew 1m
+	kill -KILL "$holder"
+	# end its job, if it outlived the worker (a read-write open of the
+	# FIFO never waits for a reader)
+	echo done 1<>"$BATS_TEST_TMPDIR/hold"
+	f=$(cd "$BASE/jobs/cur" && ls)
+	l=${f##*,l=}
+	l=${l%%,*}
+	# host B, with its clock just short of the lease and the skew: left
+	run -0 faketime -f "@$(date -d "@$((l + 55))" '+%F %T')" \
+		env Q_HOST=hostB q sweep "$B/jobs"
+	assert_output ""
+	assert_equal "$(n_in cur)" 1
+	# the dead worker's own node name through the other mount: its
+	# free lock there proves nothing, so the lease still decides
+	run -0 env Q_HOST=hostA q sweep "$B/jobs"
+	assert_output ""
+	assert_equal "$(n_in cur)" 1
+	# past the lease and the skew: returned, once
+	run -0 faketime -f "@$(date -d "@$((l + 65))" '+%F %T')" \
+		env Q_HOST=hostB q sweep "$B/jobs"
+	assert_output "$B/jobs: cur/$f: lease expired, returned to new/"
+	assert_equal "$(n_in cur)" 0
+	assert_equal "$(n_in new)" 1
+	run -0 --separate-stderr env Q_HOST=hostB q work "$B/jobs" -- cat
+	assert_output "long"
+	assert_equal "$(n_in done)" 1
 }
 
 # Become q as host $1 (its Q_HOST) on another machine: a mount namespace
