@@ -138,6 +138,7 @@ add(struct group *g, const void *buf, size_t len)
 {
 	struct spool_batch *b;
 	const char *tab = NULL;
+	size_t klen;
 	int r;
 
 	g->recno++;
@@ -148,12 +149,9 @@ add(struct group *g, const void *buf, size_t len)
 		return Q_DATAERR;
 	}
 	b = batch(g);
-	if (tab != NULL)
-		r = spool_batch_add_keyed(b, buf,
-		    (size_t)(tab - (const char *)buf), tab + 1,
-		    len - (size_t)(tab - (const char *)buf) - 1);
-	else
-		r = spool_batch_add(b, buf, len);
+	klen = tab != NULL ? (size_t)(tab - (const char *)buf) : 0;
+	r = tab != NULL ? spool_batch_add_keyed(b, buf, klen, tab + 1,
+	    len - klen - 1) : spool_batch_add(b, buf, len);
 	if (r == -1) {
 		warn("%s", g->queue);
 		return q_status(errno);
