@@ -127,10 +127,12 @@ states_of() {
 
 # Start q take -l 1h jobs in the background with renameat2 giving EINVAL,
 # held $1 microseconds at each unlink, its output in first and first.err
-# of the test's directory; return once its link is in cur/.  Sets first
-# (its PID).
+# of the test's directory, its links and unlinks traced to first.trace;
+# return once its link is in cur/.  Sets first (its PID).
 held_take() {
-	strace -f -qq -o /dev/null -E ASAN_OPTIONS=detect_leaks=0 \
+	strace -f -qq -o "$BATS_TEST_TMPDIR/first.trace" \
+		-E ASAN_OPTIONS=detect_leaks=0 \
+		-e trace=renameat2,linkat,unlinkat \
 		-e inject=renameat2:error=EINVAL \
 		-e inject="unlinkat:delay_enter=$1" \
 		q take -l 1h jobs >"$BATS_TEST_TMPDIR/first" \
@@ -211,6 +213,60 @@ second_take() {
 	assert_success
 	[ "$(states_of jobs "$id")" -eq 1 ]
 	[ "$(count jobs done)" -eq 1 ]
+}
+
+# The number of linkat on this machine, as /proc/PID/syscall shows it.
+linkat_number() {
+	case $(uname -m) in
+	x86_64) echo 265 ;;
+	aarch64 | riscv64) echo 37 ;;
+	*) skip "linkat's system call number on $(uname -m) is not known here" ;;
+	esac
+}
+
+@test "link + unlink: a taker whose unlink finds the source gone after the winner acknowledged the message gives it up: the job does not run twice" {
+	local id nr pid q first rc second claim i
+	require_strace
+	nr=$(linkat_number)
+	id=$(q put -m hello jobs)
+	# the second taker reads new/ (one link) and is held at its link
+	strace -f -qq -o /dev/null -E ASAN_OPTIONS=detect_leaks=0 \
+		-e inject=renameat2:error=EINVAL \
+		-e inject=linkat:delay_enter=3000000 \
+		q take -l 2h jobs >"$BATS_TEST_TMPDIR/second" \
+		2>"$BATS_TEST_TMPDIR/second.err" 3>&- &
+	pid=$!
+	for ((i = 0; i < 250; i++)); do
+		q=$(pgrep -P "$pid" -x q) &&
+		    [ "$(cut -d' ' -f1 "/proc/$q/syscall" 2>/dev/null)" = "$nr" ] &&
+		    break
+		sleep 0.01
+	done
+	[ "$(cut -d' ' -f1 "/proc/$q/syscall")" = "$nr" ] ||
+		fail "the second taker never reached its link"
+	# the first links before it, and is held at its unlink for 6 s
+	held_take 6000000
+	# the second links too, unlinks new/ first and wins
+	wait "$pid" && second=0 || second=$?
+	echo "second: $second $(cat "$BATS_TEST_TMPDIR/second" \
+	    "$BATS_TEST_TMPDIR/second.err")"
+	[ "$second" -eq 0 ]
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/second")" "$id,a=1"
+	# its job is quick: acknowledged before the first's unlink comes
+	claim=$(names jobs cur | sort -t, -k3 | tail -n 1)
+	run q ack jobs "$QDIR/jobs/cur/$claim"
+	assert_success
+	[ "$(count jobs done)" -eq 1 ]
+	# the first finds new/ gone, and the message done: not its claim
+	wait "$first" && rc=0 || rc=$?
+	echo "first: $rc $(cat "$BATS_TEST_TMPDIR/first" \
+	    "$BATS_TEST_TMPDIR/first.err")"
+	grep -E "unlinkat\(.*\"$id\".*= -1 ENOENT" "$BATS_TEST_TMPDIR/first.trace"
+	[ "$rc" -eq 75 ]
+	[ ! -s "$BATS_TEST_TMPDIR/first" ]
+	[ "$(count jobs cur)" -eq 0 ]
+	[ "$(count jobs new)" -eq 0 ]
+	[ "$(states_of jobs "$id")" -eq 1 ]
 }
 
 # Kill q "$@" (renameat2 giving EINVAL) at its unlink of source name $1,
