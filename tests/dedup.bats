@@ -50,6 +50,27 @@ inject_eio() {
 		-e inject="$sc:error=EIO:when=$when" "$@"
 }
 
+# twins, and in jobs the lock of key $1 without a record: a put with
+# that key that failed (EIO at its fsync of new/).
+orphan_lock() {
+	twins
+	n=$(nth_calls fsync '/base/new>' q put -k "$1" -m x base | head -1)
+	[ -n "$n" ] || fail "no fsync of new/ in the baseline"
+	inject_eio fsync "$n" q put -k "$1" -m x jobs
+	assert_equal "$status" 74
+}
+
+# Start q put "${@:3}" jobs in the background under strace's injection $2
+# (delay_enter=...), its output in $1 and $1.err of the test's directory.
+# Sets held (its PID).
+held_put() {
+	local out=$BATS_TEST_TMPDIR/$1 inj=$2
+	shift 2
+	strace -f -qq -o /dev/null -E ASAN_OPTIONS=detect_leaks=0 \
+		-e inject="$inj" q put "$@" jobs >"$out" 2>"$out.err" 3>&- &
+	held=$!
+}
+
 @test "a second put with the same key enqueues nothing and prints the first ID" {
 	run --separate-stderr -0 q put -k order-1 -m first jobs
 	assert_output --regexp "$ID_RE"
@@ -330,11 +351,7 @@ inject_eio() {
 
 @test "sweep removes a lock file whose record is gone" {
 	require_strace
-	twins
-	n=$(nth_calls fsync '/base/new>' q put -k order-1 -m x base | head -1)
-	[ -n "$n" ] || fail "no fsync of new/ in the baseline"
-	inject_eio fsync "$n" q put -k order-1 -m x jobs
-	assert_equal "$status" 74
+	orphan_lock order-1
 	h=$(keyhash order-1)
 	assert_not_exist "$(qpath jobs)/keys/$h"
 	run --separate-stderr -0 q sweep jobs
@@ -343,6 +360,41 @@ inject_eio() {
 	# the other key, still fresh, keeps its record and lock
 	assert_equal "$(records jobs)" "$(keyhash warm)"
 	assert_file_exists "$(qpath jobs)/keys/$(keyhash warm).lock"
+}
+
+@test "a producer whose key lock was removed by a sweep while it waited for it takes the new lock: one message for two producers" {
+	local h p2 p3 rc2 rc3
+	require_held flock fdatasync
+	orphan_lock order-1
+	h=$(keyhash order-1)
+	assert_file_exists "$(qpath jobs)/keys/$h.lock"
+	# producer 2 opens that lock file and is held before it locks it
+	held_put p2 flock:delay_enter=2000000:when=2 -k order-1 -m two
+	p2=$held
+	held_in "$p2" flock 0x2	# LOCK_EX: the key's, not the live lock
+	# a sweep removes the lock file, which has no record
+	run -0 q sweep jobs
+	assert_not_exist "$(qpath jobs)/keys/$h.lock"
+	# producer 3 makes a new lock file, locks it and is held while it
+	# writes its message
+	held_put p3 fdatasync:delay_enter=4000000:when=1 -k order-1 -m three
+	p3=$held
+	held_in "$p3" fdatasync
+	assert_file_exists "$(qpath jobs)/keys/$h.lock"
+	# producer 2 gets the old lock, sees it is not the one in keys/, and
+	# waits for producer 3's: its put is a duplicate
+	wait "$p2" && rc2=0 || rc2=$?
+	wait "$p3" && rc3=0 || rc3=$?
+	echo "p2: $rc2 $(cat "$BATS_TEST_TMPDIR/p2" "$BATS_TEST_TMPDIR/p2.err")"
+	echo "p3: $rc3 $(cat "$BATS_TEST_TMPDIR/p3" "$BATS_TEST_TMPDIR/p3.err")"
+	[ "$rc2" -eq 0 ]
+	[ "$rc3" -eq 0 ]
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/p2")" "$(cat "$BATS_TEST_TMPDIR/p3")"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/p2.err")" \
+		"q put: jobs: order-1: a duplicate key, nothing enqueued"
+	# the warm message and producer 3's
+	assert_equal "$(count jobs new)" 2
+	[ -f "$(qpath jobs)/new/$(cat "$BATS_TEST_TMPDIR/p3")" ]
 }
 
 @test "dedup 0 disables deduplication" {

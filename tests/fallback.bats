@@ -125,24 +125,38 @@ states_of() {
 	[ "$(states_of jobs "$id")" -eq 1 ]
 }
 
-# Start q take -l 1h jobs in the background with renameat2 giving EINVAL,
-# held $1 microseconds at each unlink, its output in first and first.err
-# of the test's directory, its links and unlinks traced to first.trace;
-# return once its link is in cur/.  Sets first (its PID).
-held_take() {
-	strace -f -qq -o "$BATS_TEST_TMPDIR/first.trace" \
+# Start q take -l $2 jobs in the background with renameat2 giving EINVAL
+# and strace's injection $3 (delay_enter=...), its output in $1 and $1.err
+# of the test's directory, its links and unlinks traced to $1.trace.
+# Sets held (its PID).
+held_taker() {
+	strace -f -qq -o "$BATS_TEST_TMPDIR/$1.trace" \
 		-E ASAN_OPTIONS=detect_leaks=0 \
 		-e trace=renameat2,linkat,unlinkat \
-		-e inject=renameat2:error=EINVAL \
-		-e inject="unlinkat:delay_enter=$1" \
-		q take -l 1h jobs >"$BATS_TEST_TMPDIR/first" \
-		2>"$BATS_TEST_TMPDIR/first.err" 3>&- &
-	first=$!
+		-e inject=renameat2:error=EINVAL -e inject="$3" \
+		q take -l "$2" jobs >"$BATS_TEST_TMPDIR/$1" \
+		2>"$BATS_TEST_TMPDIR/$1.err" 3>&- &
+	held=$!
+}
+
+# held_taker first, held $1 microseconds at each unlink; return once its
+# link is in cur/.  Sets first (its PID).
+held_take() {
+	held_taker first 1h "unlinkat:delay_enter=$1"
+	first=$held
 	for ((i = 0; i < 250; i++)); do
 		[ "$(count jobs cur)" -eq 1 ] && break
 		sleep 0.01
 	done
 	assert_equal "$(count jobs cur)" 1
+}
+
+# held_taker second with lease $1, held $2 microseconds at its first
+# link; return once it is held there.  Sets pid (its PID).
+held_second() {
+	held_taker second "$1" "linkat:delay_enter=$2:when=1"
+	pid=$held
+	held_in "$pid" linkat
 }
 
 # A second q take -l 1h jobs, renameat2 giving EINVAL, under run.
@@ -193,6 +207,45 @@ second_take() {
 	[ "$(states_of jobs "$b")" -eq 1 ]
 }
 
+@test "link + unlink: two takers that looked at new/ before either linked build the same claim name: the later link fails with EEXIST, and its taker moves on" {
+	local a b first rc pid second try
+	require_held linkat
+	# the names agree only when both are made in the same second: a run
+	# that straddles a second is tried again
+	for try in 1 2 3; do
+		rm -rf -- "${QDIR:?}/jobs"
+		a=$(q put -m a jobs)
+		b=$(q put -m b jobs)
+		while [ "${EPOCHREALTIME#*.}" -gt 300000 ]; do sleep 0.01; done
+		# the second reads new/ (one link), names its claim, and is
+		# held at its link
+		held_second 1h 2000000
+		# the first links the same name meanwhile, and is held at its
+		# unlink
+		held_take 3000000
+		wait "$pid" && second=0 || second=$?
+		wait "$first" && rc=0 || rc=$?
+		grep -q "EEXIST" "$BATS_TEST_TMPDIR/second.trace" && break
+	done
+	cat "$BATS_TEST_TMPDIR/second.trace"
+	grep -E "^[0-9]+ +linkat\(.*\"$a\".*= -1 EEXIST" \
+		"$BATS_TEST_TMPDIR/second.trace"
+	echo "first: $rc $(cat "$BATS_TEST_TMPDIR/first" \
+	    "$BATS_TEST_TMPDIR/first.err")"
+	echo "second: $second $(cat "$BATS_TEST_TMPDIR/second" \
+	    "$BATS_TEST_TMPDIR/second.err")"
+	[ "$rc" -eq 0 ]
+	[ "$second" -eq 0 ]
+	[ ! -s "$BATS_TEST_TMPDIR/first.err" ]
+	[ ! -s "$BATS_TEST_TMPDIR/second.err" ]
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/first")" "$a,a=1"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/second")" "$b,a=1"
+	assert_equal "$(count jobs new)" 0
+	assert_equal "$(count jobs cur)" 2
+	[ "$(states_of jobs "$a")" -eq 1 ]
+	[ "$(states_of jobs "$b")" -eq 1 ]
+}
+
 @test "link + unlink: a take whose unlink reports ENOENT for an unlink that was done (an NFS retransmission) keeps its claim" {
 	local id first rc
 	require_strace
@@ -215,35 +268,12 @@ second_take() {
 	[ "$(count jobs done)" -eq 1 ]
 }
 
-# The number of linkat on this machine, as /proc/PID/syscall shows it.
-linkat_number() {
-	case $(uname -m) in
-	x86_64) echo 265 ;;
-	aarch64 | riscv64) echo 37 ;;
-	*) skip "linkat's system call number on $(uname -m) is not known here" ;;
-	esac
-}
-
 @test "link + unlink: a taker whose unlink finds the source gone after the winner acknowledged the message gives it up: the job does not run twice" {
-	local id nr pid q first rc second claim i
-	require_strace
-	nr=$(linkat_number)
+	local id pid first rc second claim
+	require_held linkat
 	id=$(q put -m hello jobs)
 	# the second taker reads new/ (one link) and is held at its link
-	strace -f -qq -o /dev/null -E ASAN_OPTIONS=detect_leaks=0 \
-		-e inject=renameat2:error=EINVAL \
-		-e inject=linkat:delay_enter=3000000 \
-		q take -l 2h jobs >"$BATS_TEST_TMPDIR/second" \
-		2>"$BATS_TEST_TMPDIR/second.err" 3>&- &
-	pid=$!
-	for ((i = 0; i < 250; i++)); do
-		q=$(pgrep -P "$pid" -x q) &&
-		    [ "$(cut -d' ' -f1 "/proc/$q/syscall" 2>/dev/null)" = "$nr" ] &&
-		    break
-		sleep 0.01
-	done
-	[ "$(cut -d' ' -f1 "/proc/$q/syscall")" = "$nr" ] ||
-		fail "the second taker never reached its link"
+	held_second 2h 3000000
 	# the first links before it, and is held at its unlink for 6 s
 	held_take 6000000
 	# the second links too, unlinks new/ first and wins

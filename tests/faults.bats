@@ -163,14 +163,20 @@ put_fails_at() {
 	put_fails_at write ENOSPC
 }
 
-@test "put into a new queue: EIO at any of q's own calls gives 74 and no message" {
-	require_renameat2
-	local calls sc n text fd tmpfd="" bad=() tested=() renamed=""
-
-	require_strace_k
+# Run "$@" (stdin from file $2) once for each of its own calls of the
+# system calls in list $1 (commas), that call failing with EIO, into a
+# queue jobs that does not exist yet.  Each run must give 74 and one line
+# naming the queue on stderr, and leave no message but those whose IDs
+# it printed, at most $3 (a batch is made durable as one, but its renames
+# into new/ are one by one), each in new/; q put must work afterwards.
+# Every call of list $1 must have been among those failed.
+eio_at_each() {
+	local set=$1 in=$2 most=$3 calls sc n text fd left printed renamed=""
+	local bad=() tested=()
+	local -A msgfd=()
+	shift 3
 	mkdir -p "$QDIR"
-	calls=$(own_calls mkdir,mkdirat,openat,newfstatat,fsync,fdatasync,write,renameat2,close \
-		q put -m probe jobs)
+	calls=$(own_calls "$set" "$@" <"$in")
 	[ -n "$calls" ]
 	rm -rf -- "${QDIR:?}/jobs"
 	while read -r sc n text; do
@@ -186,24 +192,32 @@ put_fails_at() {
 		case $sc in
 		write | newfstatat) [ "$fd" = 1 ] && continue ;;
 		openat)
+			# a message file: its close counts
 			if [[ $text == *O_CREAT*O_EXCL* ]]; then
-				tmpfd=${text##*= }
+				msgfd[${text##*= }]=1
 			fi
 			;;
-		close) [ "$fd" = "$tmpfd" ] || continue ;;
+		close)
+			[ -n "${msgfd[$fd]-}" ] || continue
+			unset "msgfd[$fd]"
+			;;
 		esac
 		tested+=("$sc#$n")
-		inject "$sc" EIO "$n" q put -m hello jobs
-		if [ "$status" -ne 74 ] || [ -n "$output" ] ||
-			[ "${#stderr_lines[@]}" -ne 1 ] ||
+		inject "$sc" EIO "$n" "$@" <"$in"
+		left=$(find "$QDIR/jobs" -mindepth 2 -type f \
+		    -not -path '*/live/*' 2>/dev/null | sed 's,.*/,,' | sort)
+		if [ "$status" -ne 74 ] || [ "${#stderr_lines[@]}" -ne 1 ] ||
 			[[ $stderr != *jobs* ]] ||
-			[ "$(find "$QDIR/jobs" -mindepth 2 -type f \
-			    -not -path '*/live/*' 2>/dev/null | wc -l)" -ne 0 ]; then
+			[ "$left" != "$(sort <<<"$output" | sed '/^$/d')" ] ||
+			[ "${#lines[@]}" -gt "$most" ] ||
+			[ "$(count jobs new 2>/dev/null)" -ne "${#lines[@]}" ]; then
 			bad+=("$sc#$n [$text]: status $status, stdout '$output', stderr '$stderr'")
 		fi
 		# and the queue works afterwards
+		printed=${#lines[@]}
 		run --separate-stderr q put -m again jobs
-		if [ "$status" -ne 0 ] || [ "$(count jobs new)" -ne 1 ]; then
+		if [ "$status" -ne 0 ] ||
+		    [ "$(count jobs new)" -ne $((printed + 1)) ]; then
 			bad+=("after $sc#$n: put gives $status, stderr '$stderr'")
 		fi
 		rm -rf -- "${QDIR:?}/jobs"
@@ -211,10 +225,25 @@ put_fails_at() {
 	echo "injected EIO at: ${tested[*]}"
 	printf '%s\n' "${bad[@]}"
 	# the calls that matter were all there
-	for sc in mkdir mkdirat openat fsync fdatasync write renameat2 close; do
-		[[ " ${tested[*]}" == *" $sc#"* ]]
+	for sc in ${set//,/ }; do
+		[[ " ${tested[*]}" == *" $sc#"* ]] || fail "no call of $sc failed"
 	done
 	[ "${#bad[@]}" -eq 0 ]
+}
+
+@test "put into a new queue: EIO at any of q's own calls gives 74 and no message" {
+	require_renameat2
+	require_strace_k
+	eio_at_each mkdir,mkdirat,openat,newfstatat,fsync,fdatasync,write,renameat2,close \
+		/dev/null 0 q put -m hello jobs
+}
+
+@test "put -l of 3 lines into a new queue: EIO at any of q's own calls gives 74, and only the messages whose IDs were printed are in new/" {
+	require_renameat2
+	require_strace_k
+	printf 'a\nb\nc\n' >"$BATS_TEST_TMPDIR/in"
+	eio_at_each mkdir,mkdirat,openat,fsync,syncfs,write,renameat2,close \
+		"$BATS_TEST_TMPDIR/in" 2 q put -l jobs
 }
 
 @test "take: claim renameat2 fails with EIO: 74, message still in new/" {

@@ -73,6 +73,48 @@ require_strace() {
 	strace -qq -o /dev/null true 2>/dev/null || skip "strace cannot trace here"
 }
 
+# The number of system call $1 on this machine, as /proc/PID/syscall
+# shows it; empty where this list does not know it.
+syscall_number() {
+	case $(uname -m):$1 in
+	x86_64:linkat) echo 265 ;;
+	x86_64:flock) echo 73 ;;
+	x86_64:fdatasync) echo 75 ;;
+	aarch64:linkat) echo 37 ;;
+	aarch64:flock) echo 32 ;;
+	aarch64:fdatasync) echo 83 ;;
+	esac
+}
+
+# strace, and the numbers of system calls "$@", for held_in.
+require_held() {
+	local sc
+	require_strace
+	for sc; do
+		[ -n "$(syscall_number "$sc")" ] ||
+			skip "the number of $sc on $(uname -m) is not known here"
+	done
+}
+
+# Wait until the q that strace (PID $1) runs is held at the entry of
+# system call $2 (strace's delay_enter), with second argument $3 if given
+# (as /proc/PID/syscall shows it: 0x2); fail the test if it is not within
+# 5 s.
+held_in() {
+	local nr q i call
+	nr=$(syscall_number "$2")
+	for ((i = 0; i < 500; i++)); do
+		if q=$(pgrep -P "$1" -x q) &&
+			read -ra call <"/proc/$q/syscall" 2>/dev/null &&
+			[ "${call[0]}" = "$nr" ] &&
+			[ "${3-${call[2]}}" = "${call[2]}" ]; then
+			return 0
+		fi
+		sleep 0.01
+	done
+	fail "q (under strace, PID $1) was never held at $2"
+}
+
 # faketime works by preloading a library: not into a static binary.  The
 # sanitizer build (make check-asan) is dynamic and runs these tests.
 require_faketime() {
